@@ -12,6 +12,7 @@ import math
 import struct
 import zlib
 from functools import lru_cache
+from typing import Literal
 
 from ._mp4 import frame_timing
 from ._scene import MB, Scene
@@ -79,7 +80,9 @@ def png(width: int, height: int, rows: list[bytes]) -> bytes:
     )
 
 
-def _encode(width: int, height: int, rows: list[bytes], pillow_format: str) -> tuple[bytes, str]:
+def _encode(
+    width: int, height: int, rows: list[bytes], pillow_format: Literal["WEBP", "JPEG"]
+) -> tuple[bytes, str]:
     if not pillow_available():
         return png(width, height, rows), "image/png"
     from PIL import Image  # optional extra, imported only when asked for
