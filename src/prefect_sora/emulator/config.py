@@ -1,0 +1,105 @@
+"""The emulator's knobs: timing, job outcomes and request faults, in one validated model.
+
+Everything the emulator does that is not fixed by the API contract is decided here, so a
+test can say exactly what world it wants ("every job takes 0.3 s", "one request in ten is
+a 429") and get the same world again from the same `seed`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+Endpoint = Literal["create", "retrieve", "list", "delete", "content", "remix"]
+"""The `/v1` operations faults can be aimed at."""
+
+ALL_ENDPOINTS: tuple[Endpoint, ...] = ("create", "retrieve", "list", "delete", "content", "remix")
+
+FaultKind = Literal["429", "500", "502", "503", "reset", "slow", "truncate"]
+"""What an injected request fault does: an HTTP error, a TCP reset, a delay or a cut body."""
+
+FAULT_KINDS: tuple[FaultKind, ...] = ("429", "500", "502", "503", "reset", "slow", "truncate")
+
+
+def _rate(default: float = 0.0) -> Any:
+    return Field(default=default, ge=0.0, le=1.0)
+
+
+class EmulatorConfig(BaseModel):
+    """How the emulated Sora 2 service behaves.
+
+    Timing: with `job_seconds` set, every job without faults completes exactly that many
+    seconds after its creation (a short queued phase included); otherwise each job's
+    duration is drawn from `job_seconds_range` by a generator seeded with `seed` and the
+    job's creation ordinal. `max_running` caps how many jobs generate at once; the rest
+    wait `queued` for a free slot (and so finish later than planned).
+
+    Outcomes: `failure_rate` of the jobs end `failed` with a code from `failure_codes`,
+    `stuck_rate` of them stay `in_progress` forever.
+
+    Request faults (drawn per request from the seeded generator, only for endpoints in
+    `fault_endpoints`): 429 with `retry-after` headers, bursts of 5xx, TCP resets, slow
+    answers and truncated content bodies.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    seed: int = 0
+    job_seconds: float | None = Field(default=None, ge=0.0)
+    job_seconds_range: tuple[float, float] = (2.0, 6.0)
+    queue_seconds_range: tuple[float, float] = (0.05, 0.5)
+    max_running: int | None = Field(default=None, ge=1)
+
+    failure_rate: float = _rate()
+    failure_codes: list[str] = Field(default_factory=lambda: ["moderation_blocked"], min_length=1)
+    stuck_rate: float = _rate()
+
+    rate_limit_rate: float = _rate()
+    retry_after_seconds: float = Field(default=1.0, ge=0.0)
+    error_burst_rate: float = _rate()
+    error_burst_length: int = Field(default=3, ge=1)
+    error_burst_statuses: list[Literal[500, 502, 503]] = Field(
+        default_factory=lambda: [500, 502, 503], min_length=1
+    )
+    reset_rate: float = _rate()
+    slow_rate: float = _rate()
+    slow_seconds: float = Field(default=2.0, ge=0.0)
+    truncate_rate: float = _rate()
+    fault_endpoints: list[Endpoint] = Field(default_factory=lambda: list(ALL_ENDPOINTS))
+
+    content_ttl_seconds: float = Field(default=3600.0, ge=0.0)
+    poll_after_ms: int | None = Field(default=None, ge=0)
+    api_key: SecretStr | None = None
+    synthetic_content_bytes: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> EmulatorConfig:
+        for name in ("job_seconds_range", "queue_seconds_range"):
+            low, high = getattr(self, name)
+            if not 0.0 <= low <= high:
+                raise ValueError(f"{name} must be (low, high) with 0 <= low <= high")
+        if self.failure_rate + self.stuck_rate > 1.0:
+            raise ValueError("failure_rate + stuck_rate must not exceed 1")
+        request_rates = (
+            self.rate_limit_rate,
+            self.error_burst_rate,
+            self.reset_rate,
+            self.slow_rate,
+            self.truncate_rate,
+        )
+        if sum(request_rates) > 1.0:
+            raise ValueError("the request fault rates must not add up to more than 1")
+        return self
+
+    def updated(self, **changes: Any) -> EmulatorConfig:
+        """A validated copy with `changes` applied (`model_copy` would skip validation)."""
+        merged = {name: getattr(self, name) for name in type(self).model_fields}
+        merged.update(changes)
+        return type(self).model_validate(merged)
+
+    def public_dump(self) -> dict[str, Any]:
+        """The config as JSON-ready data, the API key masked."""
+        data = self.model_dump(mode="json")
+        data["api_key"] = None if self.api_key is None else "**********"
+        return data

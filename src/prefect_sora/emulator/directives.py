@@ -1,0 +1,107 @@
+"""Per-job directives written into the prompt, moto-style, for tests that need one odd job.
+
+A user's CI test cannot reach into the emulator's config from inside the code under test,
+but it chooses the prompt. So a prompt may carry bracketed directives that fix that one
+job's fate, whatever the global config says:
+
+=============================  ==========================================================
+``[emulator:fail]``            the job ends ``failed`` (code: the first of
+                               ``failure_codes``, ``moderation_blocked`` by default)
+``[emulator:fail=CODE]``       the job ends ``failed`` with ``error.code == CODE``
+``[emulator:stuck]``           the job stays ``in_progress`` forever
+``[emulator:seconds=S]``       the job completes (or fails) exactly S seconds after creation
+``[emulator:content_bytes=N]`` the video variant is a synthetic body of N bytes
+``[emulator:ttl=S]``           the content expires S seconds after completion
+=============================  ==========================================================
+
+Directives stay in the prompt the API echoes back. An unknown or malformed directive is a
+400, so a typo cannot silently turn into an ordinary job.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+_DIRECTIVE = re.compile(r"\[emulator:([^\]=]*)(?:=([^\]]*))?\]", re.IGNORECASE)
+_CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+
+
+class DirectiveError(ValueError):
+    """A directive in the prompt that the emulator does not understand."""
+
+
+@dataclass(frozen=True, slots=True)
+class Directives:
+    """What the prompt asked of this one job; `None` means "as the config says"."""
+
+    fail: str | None = None
+    fail_default: bool = False
+    stuck: bool = False
+    seconds: float | None = None
+    content_bytes: int | None = None
+    ttl: float | None = None
+
+    @property
+    def fails(self) -> bool:
+        """Whether the prompt forces a failure."""
+        return self.fail is not None or self.fail_default
+
+
+def _number(name: str, value: str | None) -> float:
+    try:
+        number = float(value) if value is not None else math.nan
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number) or number < 0:
+        raise DirectiveError(f"[emulator:{name}=...] needs a non-negative number, got {value!r}")
+    return number
+
+
+def parse_directives(prompt: str) -> Directives:
+    """The directives in `prompt`.
+
+    Raises:
+        DirectiveError: a directive is unknown or its value malformed.
+    """
+    if "[emulator:" not in prompt.lower():
+        return Directives()
+    fail: str | None = None
+    fail_default = stuck = False
+    seconds: float | None = None
+    content_bytes: int | None = None
+    ttl: float | None = None
+    for match in _DIRECTIVE.finditer(prompt):
+        name, value = match.group(1).strip().lower(), match.group(2)
+        value = value.strip() if value is not None else None
+        if name == "fail":
+            if value is None:
+                fail_default = True
+            elif _CODE.match(value):
+                fail = value
+            else:
+                raise DirectiveError(f"[emulator:fail=CODE] needs a plain code, got {value!r}")
+        elif name == "stuck" and value is None:
+            stuck = True
+        elif name == "seconds":
+            seconds = _number(name, value)
+        elif name == "ttl":
+            ttl = _number(name, value)
+        elif name == "content_bytes":
+            size = _number(name, value)
+            if size != int(size):
+                raise DirectiveError(f"[emulator:content_bytes=N] needs an integer, got {value!r}")
+            content_bytes = int(size)
+        else:
+            raise DirectiveError(f"unknown emulator directive {match.group(0)!r}")
+    if stuck and (fail is not None or fail_default):
+        raise DirectiveError("[emulator:stuck] and [emulator:fail] exclude each other")
+    return Directives(
+        fail=fail,
+        fail_default=fail_default,
+        stuck=stuck,
+        seconds=seconds,
+        content_bytes=content_bytes,
+        ttl=ttl,
+    )

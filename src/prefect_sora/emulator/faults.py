@@ -1,0 +1,289 @@
+"""Request-level fault injection: 429s, 5xx bursts, TCP resets, slow answers, cut bodies.
+
+Two sources decide a request's fault, in this order:
+
+1. Scripted faults (`POST /_emulator/faults`, `Emulator.inject`): "the next N requests to
+   endpoint E get fault F", for tests that need one precise failure.
+2. Random faults: one draw per request from a generator seeded with the config's `seed`,
+   so the same seed and the same request sequence give the same faults. A drawn 5xx starts
+   a burst: the next `error_burst_length - 1` requests get the same status too.
+
+`FaultMiddleware` is a raw ASGI middleware placed outermost, around the whole FastAPI app,
+because two faults need the socket itself: a *reset* aborts the TCP connection with no
+response at all (SO_LINGER 0, so the peer sees RST), and a *truncate* announces the full
+Content-Length, sends part of the body and closes the connection. It also stamps every
+response with `x-request-id` and counts statuses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import socket
+import struct
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from prefect_sora.emulator.config import EmulatorConfig, Endpoint, FaultKind
+from prefect_sora.emulator.errors import dump_json
+
+if TYPE_CHECKING:
+    from prefect_sora.emulator.state import EmulatorState
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class ScriptedFault:
+    """ "The next `remaining` requests to `endpoint` (None: any) get `fault`"."""
+
+    fault: FaultKind
+    remaining: int
+    endpoint: Endpoint | None
+
+
+def classify(method: str, path: str) -> Endpoint | None:
+    """The `/v1` operation a request addresses, or None for anything else."""
+    if not path.startswith("/v1/videos"):
+        return None
+    parts = [part for part in path[len("/v1/videos") :].split("/") if part]
+    if not parts:
+        return "create" if method == "POST" else "list" if method == "GET" else None
+    if len(parts) == 1:
+        return "retrieve" if method == "GET" else "delete" if method == "DELETE" else None
+    if len(parts) == 2 and parts[1] == "content" and method == "GET":
+        return "content"
+    if len(parts) == 2 and parts[1] == "remix" and method == "POST":
+        return "remix"
+    return None
+
+
+_STATUS_FAULTS: dict[int, FaultKind] = {500: "500", 502: "502", 503: "503"}
+
+
+class FaultPlanner:
+    """Decides each request's fault; pure bookkeeping, no I/O."""
+
+    def __init__(self, seed: int) -> None:
+        self._rng = random.Random(f"{seed}/faults")
+        self._burst_left = 0
+        self._burst_status: FaultKind = "500"
+        self._scripted: list[ScriptedFault] = []
+
+    def inject(self, fault: FaultKind, *, count: int = 1, endpoint: Endpoint | None = None) -> None:
+        """Script `fault` for the next `count` requests to `endpoint` (None: any endpoint)."""
+        self._scripted.append(ScriptedFault(fault=fault, remaining=count, endpoint=endpoint))
+
+    def pending(self) -> list[dict[str, object]]:
+        """The scripted faults not yet spent."""
+        return [
+            {"fault": item.fault, "remaining": item.remaining, "endpoint": item.endpoint}
+            for item in self._scripted
+        ]
+
+    def draw(self, endpoint: Endpoint | None, config: EmulatorConfig) -> FaultKind | None:
+        """The fault for the next request to `endpoint`, if any."""
+        if endpoint is None:
+            return None
+        for item in self._scripted:
+            if item.endpoint is None or item.endpoint == endpoint:
+                item.remaining -= 1
+                if item.remaining <= 0:
+                    self._scripted.remove(item)
+                return item.fault
+        if endpoint not in config.fault_endpoints:
+            return None
+        if self._burst_left > 0:
+            self._burst_left -= 1
+            return self._burst_status
+        # Two draws for every request, whatever the rates, so the sequence of faults a
+        # seed gives does not depend on which kinds happen to be switched on.
+        roll, pick = self._rng.random(), self._rng.random()
+        threshold = config.rate_limit_rate
+        if roll < threshold:
+            return "429"
+        threshold += config.error_burst_rate
+        if roll < threshold:
+            statuses = config.error_burst_statuses
+            self._burst_status = _STATUS_FAULTS[statuses[int(pick * len(statuses))]]
+            self._burst_left = config.error_burst_length - 1
+            return self._burst_status
+        threshold += config.reset_rate
+        if roll < threshold:
+            return "reset"
+        threshold += config.slow_rate
+        if roll < threshold:
+            return "slow"
+        threshold += config.truncate_rate
+        if roll < threshold and endpoint == "content":
+            return "truncate"
+        return None
+
+
+_ERROR_BODIES: dict[str, tuple[bytes, bytes]] = {
+    "429": (
+        b"application/json",
+        dump_json(
+            {
+                "error": {
+                    "message": "Rate limit reached for requests. Please try again later.",
+                    "type": "requests",
+                    "param": None,
+                    "code": "rate_limit_exceeded",
+                }
+            }
+        ),
+    ),
+    "500": (
+        b"application/json",
+        dump_json(
+            {
+                "error": {
+                    "message": "The server had an error while processing your request. Sorry!",
+                    "type": "server_error",
+                    "param": None,
+                    "code": "internal_error",
+                }
+            }
+        ),
+    ),
+    # Gateways answer 502 from their proxy layer with HTML, not the API's envelope; a
+    # client must cope with an error body that is not JSON.
+    "502": (
+        b"text/html; charset=utf-8",
+        b"<html><head><title>502 Bad Gateway</title></head>"
+        b"<body><center><h1>502 Bad Gateway</h1></center></body></html>",
+    ),
+    "503": (
+        b"application/json",
+        dump_json(
+            {
+                "error": {
+                    "message": "The engine is currently overloaded, please try again later.",
+                    "type": "server_error",
+                    "param": None,
+                    "code": "service_unavailable",
+                }
+            }
+        ),
+    ),
+}
+
+
+def _transport_of(send: Send) -> asyncio.Transport | None:
+    # uvicorn's `send` is a bound method of its RequestResponseCycle, which holds the
+    # connection's transport; other servers (or a wrapped send) expose nothing.
+    cycle = getattr(send, "__self__", None)
+    transport = getattr(cycle, "transport", None)
+    return transport if isinstance(transport, asyncio.Transport) else None
+
+
+async def _until_disconnected(send: Send) -> None:
+    # Let uvicorn's connection_lost run before the app returns, so it does not log
+    # "ASGI callable returned without starting/completing response".
+    cycle = getattr(send, "__self__", None)
+    for _ in range(200):
+        await asyncio.sleep(0)
+        if getattr(cycle, "disconnected", True):
+            return
+        await asyncio.sleep(0.005)
+
+
+class FaultMiddleware:
+    """The outermost ASGI layer: request ids, status counts and the request faults."""
+
+    def __init__(self, app: ASGIApp, state: EmulatorState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        counted = path.startswith("/v1/") or path == "/v1"
+        fault = self.state.begin_request(classify(scope["method"], path)) if counted else None
+        request_id = b"req_" + os.urandom(16).hex().encode()
+
+        async def stamped_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id)]
+                if counted:
+                    self.state.count_response(message["status"])
+            await send(message)
+
+        if fault is None:
+            await self.app(scope, receive, stamped_send)
+        elif fault in _ERROR_BODIES:
+            await self._error(fault, stamped_send)
+        elif fault == "reset":
+            await self._reset(send, stamped_send)
+        elif fault == "slow":
+            await asyncio.sleep(self.state.config.slow_seconds)
+            await self.app(scope, receive, stamped_send)
+        else:
+            await self._truncate(scope, receive, send, stamped_send)
+
+    async def _error(self, fault: FaultKind, send: Send) -> None:
+        content_type, body = _ERROR_BODIES[fault]
+        headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+        if fault == "429":
+            wait = self.state.config.retry_after_seconds
+            headers.append((b"retry-after", str(max(0, round(wait))).encode()))
+            headers.append((b"retry-after-ms", str(int(wait * 1000)).encode()))
+        await send({"type": "http.response.start", "status": int(fault), "headers": headers})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    async def _reset(self, raw_send: Send, send: Send) -> None:
+        transport = _transport_of(raw_send)
+        if transport is None:
+            # Fallback for servers that hide the transport: start a response and fail
+            # mid-way, so the client at least sees a broken connection.
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            raise ConnectionResetError("emulated connection reset")
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            # Linger 0: close() sends RST instead of FIN, which is what a reset looks like.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+        await _until_disconnected(raw_send)
+
+    async def _truncate(self, scope: Scope, receive: Receive, raw_send: Send, send: Send) -> None:
+        transport = _transport_of(raw_send)
+        announced = 0
+        sent = 0
+        cut_done = False
+
+        async def cutting_send(message: Message) -> None:
+            nonlocal announced, sent, cut_done
+            if cut_done:
+                return
+            if message["type"] == "http.response.start":
+                for name, value in message.get("headers", ()):
+                    if name.lower() == b"content-length":
+                        announced = int(value)
+                await send(message)
+                return
+            body: bytes = message.get("body", b"")
+            keep = max(announced // 2 - sent, 0)
+            if announced == 0 or len(body) < keep:
+                sent += len(body)
+                await send(message)
+                return
+            await send({"type": "http.response.body", "body": body[:keep], "more_body": True})
+            cut_done = True
+            if transport is None:
+                # Fallback: fail mid-body; the server drops the connection.
+                raise ConnectionAbortedError("emulated truncated body")
+            # close(), not abort(): the part already written must reach the client first.
+            transport.close()
+
+        await self.app(scope, receive, cutting_send)
+        if cut_done:
+            await _until_disconnected(raw_send)
