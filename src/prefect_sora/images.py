@@ -1,8 +1,9 @@
-"""Read the format and size of an uploaded image from its header alone.
+"""Read the format and size of an image from its header alone.
 
-The API accepts an `input_reference` only as JPEG, PNG or WebP at exactly the
-requested video size. The emulator checks that without Pillow, so it reads
-the few header bytes that carry the dimensions in each format.
+The API accepts an ``input_reference`` only as JPEG, PNG or WebP at exactly the
+requested video size. The client checks that before any request, and the
+emulator checks it as the service would; neither needs Pillow for it, so this
+reads the few header bytes that carry the dimensions in each format.
 """
 
 from __future__ import annotations
@@ -12,6 +13,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 ImageFormat = Literal["png", "jpeg", "webp"]
+CONTENT_TYPES: dict[ImageFormat, Literal["image/png", "image/jpeg", "image/webp"]] = {
+    "png": "image/png",
+    "jpeg": "image/jpeg",
+    "webp": "image/webp",
+}
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # SOF0..SOF15 carry the frame size, except DHT (C4), JPG (C8) and DAC (CC).
@@ -27,6 +33,11 @@ class ImageInfo:
     format: ImageFormat
     width: int
     height: int
+
+    @property
+    def size(self) -> str:
+        """``WIDTHxHEIGHT``, as the API spells sizes."""
+        return f"{self.width}x{self.height}"
 
 
 def image_info(data: bytes) -> ImageInfo | None:

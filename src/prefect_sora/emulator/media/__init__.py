@@ -22,7 +22,7 @@ from functools import lru_cache
 from ._h264 import encode
 from ._images import DEFAULT_FPS, pillow_available, render_spritesheet, render_thumbnail
 from ._mp4 import frame_timing, mux
-from ._probe import ImageFormat, ImageInfo, image_info
+from prefect_sora.images import ImageFormat, ImageInfo, image_info
 from ._scene import Scene
 
 __all__ = [

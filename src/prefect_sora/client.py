@@ -1,0 +1,451 @@
+"""A typed async client for the Sora 2 Videos API, for any OpenAI-compatible base URL.
+
+This is the only module that speaks HTTP to the service. It translates every
+failure into :mod:`prefect_sora.errors` at the boundary, retries what is safe to
+retry (see :mod:`prefect_sora.retries`), and never pays twice for a create: when
+a create fails ambiguously it looks the job up before submitting again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from prefect_sora import __version__
+from prefect_sora.errors import SoraError, SubmissionUncertain, TransientError, UnexpectedResponse
+from prefect_sora.http import (
+    Redactor,
+    check_base_url,
+    check_video_id,
+    error_from_response,
+    next_hop,
+    read_capped,
+    transport_error,
+)
+from prefect_sora.models import DeletedVideo, Video, VideoList, VideoRequest, VideoVariant
+from prefect_sora.retries import NOT_SENT_ERRORS, RETRYABLE_STATUS, RetryPolicy, retry_after_seconds
+
+logger = logging.getLogger("prefect_sora.client")
+
+DEFAULT_BASE_URL = "https://api.apiyi.com/v1"
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+#: How far back, before our own clock, a job we may have created is looked for (clock skew).
+RECONCILE_SKEW_SECONDS = 300
+
+
+class ImageReference(BaseModel):
+    """An ``input_reference`` given by URL or by an uploaded file id rather than as bytes."""
+
+    model_config = ConfigDict(frozen=True)
+
+    image_url: str | None = None
+    file_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ImageUpload:
+    """An ``input_reference`` image sent as a multipart file."""
+
+    content: bytes
+    filename: str
+    content_type: Literal["image/jpeg", "image/png", "image/webp"]
+
+
+@dataclass(frozen=True)
+class Polled:
+    """One status read: the job and the server's hint of when to ask again."""
+
+    video: Video
+    poll_after: float | None
+
+
+@dataclass(frozen=True)
+class ContentStream:
+    """An open content download: headers checked, body not yet read."""
+
+    video_id: str
+    variant: VideoVariant
+    content_type: str
+    content_length: int | None
+    request_id: str | None
+    response: httpx.Response
+
+    def iter_bytes(self, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:
+        """The body, in chunks of about ``chunk_size`` bytes."""
+        return self.response.aiter_bytes(chunk_size)
+
+
+class SoraClient:
+    """Async client of ``/videos``; use as ``async with SoraClient(...) as client``.
+
+    Args:
+        api_key: The bearer token. Kept private: never logged, never in a message.
+        base_url: The API root including ``/v1``, e.g. ``https://api.apiyi.com/v1``.
+        timeout: httpx timeout for each request.
+        retry: The retry policy for transient failures.
+        allow_insecure_http: Allow ``http://`` to a non-loopback host.
+
+    Example:
+        ```python
+        from prefect_sora.client import SoraClient
+
+        async with SoraClient(api_key="sk-...", base_url="http://127.0.0.1:8000/v1") as client:
+            video = await client.retrieve_video("video_123")
+        ```
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        allow_insecure_http: bool = False,
+    ) -> None:
+        self.base_url = check_base_url(base_url, allow_insecure_http=allow_insecure_http)
+        self.retry = retry or RetryPolicy()
+        self._api_key = api_key
+        self._redact = Redactor(api_key)
+        self._allow_insecure_http = allow_insecure_http
+        # Redirects are followed by hand so the bearer never leaves the API's origin.
+        self._http = httpx.AsyncClient(
+            timeout=timeout,
+            follow_redirects=False,
+            headers={"User-Agent": f"prefect-sora/{__version__}"},
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+        )
+        self._issued: set[str] = set()
+
+    def __repr__(self) -> str:
+        return f"SoraClient(base_url={self.base_url!r})"
+
+    async def __aenter__(self) -> SoraClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    # -- the API ---------------------------------------------------------------
+
+    async def create_video(
+        self,
+        request: VideoRequest,
+        *,
+        input_reference: ImageUpload | ImageReference | None = None,
+        idempotency_key: str | None = None,
+        exclude_ids: frozenset[str] = frozenset(),
+    ) -> Video:
+        """``POST /videos``: submit a job. The request must already be validated.
+
+        A create that fails in a way that leaves open whether the job was made
+        (a 5xx, a reset or a timeout after sending) is looked up with
+        ``GET /videos`` before it is sent again; ids in ``exclude_ids`` (and
+        those this client already returned) are never adopted.
+
+        Raises:
+            SubmissionUncertain: the create failed ambiguously and the lookup could not settle it.
+        """
+        fields = request.model_dump()
+        if isinstance(input_reference, ImageUpload):
+            kwargs: dict[str, Any] = {
+                "data": fields,
+                "files": {
+                    "input_reference": (
+                        input_reference.filename,
+                        input_reference.content,
+                        input_reference.content_type,
+                    )
+                },
+            }
+        elif isinstance(input_reference, ImageReference):
+            kwargs = {"json": {**fields, "input_reference": input_reference.model_dump(exclude_none=True)}}
+        else:
+            kwargs = {"json": fields}
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        return await self._create("/videos", kwargs, headers, request.model_dump(), exclude_ids)
+
+    async def remix_video(
+        self,
+        video_id: str,
+        prompt: str,
+        *,
+        idempotency_key: str | None = None,
+        exclude_ids: frozenset[str] = frozenset(),
+    ) -> Video:
+        """``POST /videos/{id}/remix``: a new job from a completed one, with a new prompt."""
+        path = f"/videos/{check_video_id(video_id)}/remix"
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        match = {"prompt": prompt, "remixed_from_video_id": video_id}
+        return await self._create(path, {"json": {"prompt": prompt}}, headers, match, exclude_ids)
+
+    async def poll_video(self, video_id: str) -> Polled:
+        """``GET /videos/{id}``, with the server's ``openai-poll-after-ms`` hint."""
+        response, body = await self._json("GET", f"/videos/{check_video_id(video_id)}", video_id=video_id)
+        hint = response.headers.get("openai-poll-after-ms")
+        try:
+            poll_after = float(hint) / 1000 if hint is not None else None
+        except ValueError:
+            poll_after = None
+        return Polled(self._video(body, response), poll_after)
+
+    async def retrieve_video(self, video_id: str) -> Video:
+        """``GET /videos/{id}``: the job's current status."""
+        return (await self.poll_video(video_id)).video
+
+    async def list_videos(
+        self, *, limit: int = 20, order: Literal["asc", "desc"] = "desc", after: str | None = None
+    ) -> VideoList:
+        """``GET /videos``: one page of the account's jobs."""
+        params: dict[str, Any] = {"limit": limit, "order": order}
+        if after:
+            params["after"] = after
+        response, body = await self._json("GET", "/videos", params=params)
+        try:
+            page = VideoList.model_validate(body)
+        except ValidationError as exc:
+            raise UnexpectedResponse("GET /videos did not return a list", request_id=_rid(response)) from exc
+        for video in page.data:
+            check_video_id(video.id, from_server=True)
+        return page
+
+    async def delete_video(self, video_id: str) -> DeletedVideo:
+        """``DELETE /videos/{id}``: remove a completed or failed job and its content."""
+        _, body = await self._json("DELETE", f"/videos/{check_video_id(video_id)}", video_id=video_id)
+        try:
+            return DeletedVideo.model_validate(body)
+        except ValidationError as exc:
+            raise UnexpectedResponse("DELETE did not return a deleted object", video_id=video_id) from exc
+
+    @asynccontextmanager
+    async def stream_content(self, video_id: str, variant: VideoVariant = "video") -> AsyncIterator[ContentStream]:
+        """``GET /videos/{id}/content?variant=...``, opened for streaming.
+
+        Follows redirects itself and drops the bearer when one leaves the API's origin.
+
+        Raises:
+            ContentNotReady, ContentExpired, VideoNotFound, TransientError: as the service answers.
+        """
+        url = f"{self.base_url}/videos/{check_video_id(video_id)}/content"
+        response = await self._send("GET", url, params={"variant": variant}, video_id=video_id, stream=True)
+        try:
+            yield ContentStream(
+                video_id=video_id,
+                variant=variant,
+                content_type=response.headers.get("content-type", "").split(";")[0].strip().lower(),
+                content_length=_int_or_none(response.headers.get("content-length")),
+                request_id=_rid(response),
+                response=response,
+            )
+        finally:
+            await response.aclose()
+
+    # -- plumbing ----------------------------------------------------------------
+
+    async def _create(
+        self,
+        path: str,
+        kwargs: dict[str, Any],
+        headers: Mapping[str, str] | None,
+        match: Mapping[str, str],
+        exclude_ids: frozenset[str],
+    ) -> Video:
+        attempt = 0
+        while True:
+            attempt += 1
+            started = time.time()
+            try:
+                response, body = await self._json("POST", path, headers=headers, ambiguous_is_final=True, **kwargs)
+            except SubmissionUncertain as uncertain:
+                found = await self._find_created(match, started, exclude_ids)
+                if found is not None:
+                    logger.info("Create of %s failed ambiguously; found the job it made: %s", path, found.id)
+                    self._issued.add(found.id)
+                    return found
+                if attempt > self.retry.max_retries:
+                    raise
+                logger.debug("Create failed ambiguously and made no job; sending it again: %s", uncertain)
+                await asyncio.sleep(self.retry.delay(attempt))
+                continue
+            video = self._video(body, response)
+            self._issued.add(video.id)
+            return video
+
+    async def _find_created(self, match: Mapping[str, str], since: float, exclude_ids: frozenset[str]) -> Video | None:
+        """Look for a job matching ``match`` made since ``since``; None if surely none."""
+        try:
+            return await find_matching_job(self, match, since=since, exclude_ids=exclude_ids | self._issued)
+        except SoraError as exc:
+            raise SubmissionUncertain(
+                "A create failed ambiguously and GET /videos could not tell whether a job was made; "
+                "rerun with the same idempotency key to look it up again before paying twice"
+            ) from exc
+
+    async def _json(
+        self, method: str, path: str, *, video_id: str | None = None, **kwargs: Any
+    ) -> tuple[httpx.Response, Any]:
+        response = await self._send(method, f"{self.base_url}{path}", video_id=video_id, **kwargs)
+        return response, await read_json(response, video_id=video_id, redact=self._redact)
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        video_id: str | None = None,
+        stream: bool = False,
+        ambiguous_is_final: bool = False,
+        headers: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """Send with retries; returns a 2xx response opened for streaming (caller closes it)."""
+        idempotent = method in ("GET", "DELETE")
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = await self._follow(method, url, headers=headers, **kwargs)
+            except httpx.TransportError as exc:
+                error: SoraError = transport_error(exc, method, url, video_id=video_id, redact=self._redact)
+                ambiguous = not idempotent and not isinstance(exc, NOT_SENT_ERRORS)
+                retry_after = None
+            else:
+                if response.status_code < 300:
+                    return response
+                error = await error_from_response(response, video_id=video_id, redact=self._redact)
+                await response.aclose()
+                ambiguous = not idempotent and response.status_code >= 500
+                retry_after = retry_after_seconds(response.headers)
+                if response.status_code not in RETRYABLE_STATUS or (
+                    not idempotent and response.status_code in (408, 409)
+                ):
+                    raise error
+            if ambiguous and ambiguous_is_final:
+                raise SubmissionUncertain(f"{method} failed before its answer arrived: {error.message}") from error
+            delay = self.retry.delay(attempt, retry_after)
+            if attempt > self.retry.max_retries or delay > self.retry.max_retry_after:
+                raise error
+            logger.debug("%s; retry %d in %.2fs", error, attempt, delay)
+            await asyncio.sleep(delay)
+
+    async def _follow(
+        self, method: str, url: str, *, headers: Mapping[str, str] | None, **kwargs: Any
+    ) -> httpx.Response:
+        auth = {"Authorization": f"Bearer {self._api_key}"}
+        for _ in range(6):
+            request = self._http.build_request(method, url, headers={**auth, **(headers or {})}, **kwargs)
+            response = await self._http.send(request, stream=True)
+            if response.status_code not in (301, 302, 303, 307, 308):
+                return response
+            await response.aclose()
+            url, same_origin = next_hop(response, allow_insecure_http=self._allow_insecure_http)
+            if not same_origin:
+                auth = {}
+            kwargs.pop("params", None)  # the Location carries the full query
+        raise UnexpectedResponse(f"{method} followed too many redirects")
+
+    def _video(self, body: Any, response: httpx.Response) -> Video:
+        try:
+            video = Video.model_validate(body)
+        except ValidationError as exc:
+            raise UnexpectedResponse("The server's answer is not a video object", request_id=_rid(response)) from exc
+        check_video_id(video.id, from_server=True)
+        return video
+
+
+async def find_matching_job(
+    client: SoraClient,
+    match: Mapping[str, str],
+    *,
+    since: float,
+    exclude_ids: frozenset[str] = frozenset(),
+    max_pages: int = 10,
+) -> Video | None:
+    """Find a job the service made for a request at or after ``since`` (our clock).
+
+    ``match`` holds the fields the job must carry: the prompt, and the model,
+    size and seconds of a create or the ``remixed_from_video_id`` of a remix.
+    Scans newest first and stops at jobs older than ``since`` minus the allowed
+    clock skew.
+    """
+    floor = since - RECONCILE_SKEW_SECONDS
+    after = None
+    for _ in range(max_pages):
+        page = await client.list_videos(limit=100, order="desc", after=after)
+        for video in page.data:
+            if video.created_at is not None and video.created_at < floor:
+                return None
+            if video.id not in exclude_ids and _matches(video, match):
+                return video
+        if not page.has_more or not page.data:
+            return None
+        after = page.data[-1].id
+    return None
+
+
+def _matches(video: Video, match: Mapping[str, str]) -> bool:
+    # The prompt must be there and equal: without it, any job with the same
+    # parameters would pass, and adopting a stranger's job is worse than asking.
+    if video.prompt != match["prompt"]:
+        return False
+    return all(getattr(video, name, None) == value for name, value in match.items())
+
+
+async def read_json(response: httpx.Response, *, video_id: str | None, redact: Redactor) -> Any:
+    """Read a JSON body of bounded size, or raise UnexpectedResponse."""
+    try:
+        raw = await read_capped(response)
+    finally:
+        await response.aclose()
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        kind = response.headers.get("content-type", "no content type")
+        raise UnexpectedResponse(
+            f"Expected JSON from the API, got {kind}: {redact(raw[:80].decode('utf-8', 'replace'))!r}",
+            video_id=video_id,
+            status_code=response.status_code,
+            request_id=_rid(response),
+        ) from exc
+
+
+def _rid(response: httpx.Response) -> str | None:
+    return response.headers.get("x-request-id")
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "ContentStream",
+    "ImageReference",
+    "ImageUpload",
+    "Polled",
+    "SoraClient",
+    "TransientError",
+    "find_matching_job",
+]

@@ -1,0 +1,207 @@
+"""One error hierarchy for everything that can go wrong talking to a Sora 2 API.
+
+Classes are grouped by what the caller does next::
+
+    SoraError
+    ├── InvalidRequest ............ fix the request (HTTP 400/409/422)
+    │   ├── InvalidParameter ...... refused locally, before any HTTP request
+    │   ├── ContentNotReady ....... content asked for before the job completed
+    │   └── BudgetExceeded ........ the estimate is over the caller's max_cost_usd
+    ├── AuthenticationFailed ...... fix the key (HTTP 401/403)
+    ├── VideoNotFound ............. the id is unknown to the service (HTTP 404)
+    ├── TransientError ............ wait and retry
+    │   ├── RateLimited ........... HTTP 429; carries retry_after
+    │   ├── ServerError ........... HTTP 5xx
+    │   └── TransportError ........ connection reset, timeout, protocol error
+    ├── SubmissionUncertain ....... a create may or may not have reached the service
+    ├── UnexpectedResponse ........ the server answered with something that is not the API
+    ├── InvalidContent ............ a download was not the video it claimed to be
+    ├── JobPending ................ not terminal yet; await_video retries on it
+    ├── JobFailed ................. the job ended `failed` (not billed); code and message
+    ├── WaitTimeout ............... the wait's deadline passed; resume with video_id
+    └── ContentExpired ............ the download window is over
+
+Every error carries ``video_id``, ``status_code`` and ``request_id`` as attributes
+(None where they do not apply). Messages are built from the service's answer and
+our own parameters only; the API key is never part of one.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+
+def _restore(cls: type[SoraError], args: tuple[Any, ...], state: dict[str, Any]) -> SoraError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
+
+
+class SoraError(Exception):
+    """Base class of every error raised by prefect-sora."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        video_id: str | None = None,
+        status_code: int | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.video_id = video_id
+        self.status_code = status_code
+        self.request_id = request_id
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Prefect pickles exceptions into states and results; keyword-only
+        # attributes would be lost by Exception's default reduce.
+        return (_restore, (type(self), self.args, dict(self.__dict__)))
+
+    def __str__(self) -> str:
+        context = [
+            f"{name}={value}"
+            for name, value in (
+                ("video_id", self.video_id),
+                ("status_code", self.status_code),
+                ("request_id", self.request_id),
+            )
+            if value is not None
+        ]
+        return f"{self.message} ({', '.join(context)})" if context else self.message
+
+
+class InvalidRequest(SoraError):
+    """The service refused the request as malformed; change it before trying again."""
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.param = param
+        self.code = code
+
+
+class InvalidParameter(InvalidRequest, ValueError):
+    """A parameter was refused locally, before any HTTP request was made."""
+
+    def __init__(self, param: str, value: Any, allowed: str) -> None:
+        shown = repr(value)
+        if len(shown) > 80:
+            shown = f"{shown[:60]}... ({len(str(value))} characters)"
+        super().__init__(f"Invalid {param}={shown}: {allowed}", param=param, code="invalid_parameter")
+        self.value = value
+        self.allowed = allowed
+
+
+class ContentNotReady(InvalidRequest):
+    """Content was requested before the job completed."""
+
+
+class BudgetExceeded(InvalidRequest):
+    """The cost estimate exceeds the caller's budget; nothing was submitted."""
+
+    def __init__(self, estimated_usd: Decimal, max_cost_usd: Decimal) -> None:
+        super().__init__(
+            f"Estimated cost ${estimated_usd} exceeds max_cost_usd=${max_cost_usd}; nothing was submitted",
+            code="budget_exceeded",
+        )
+        self.estimated_usd = estimated_usd
+        self.max_cost_usd = max_cost_usd
+
+
+class AuthenticationFailed(SoraError):
+    """The API key was missing, malformed or refused."""
+
+
+class VideoNotFound(SoraError):
+    """The service does not know this video id."""
+
+
+class TransientError(SoraError):
+    """A failure that may succeed if the same request is tried again later."""
+
+
+class RateLimited(TransientError):
+    """HTTP 429: too many requests; ``retry_after`` seconds is the service's hint."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+class ServerError(TransientError):
+    """HTTP 5xx from the service or a gateway in front of it."""
+
+
+class TransportError(TransientError):
+    """The connection failed, was reset, or timed out before a full answer arrived."""
+
+
+class SubmissionUncertain(SoraError):
+    """A create request failed in a way that leaves open whether a job was made.
+
+    Not retried blindly, since a second create could pay twice. Rerunning with
+    the same idempotency key looks the job up before submitting again.
+    """
+
+
+class UnexpectedResponse(SoraError):
+    """The server answered with something that does not follow the API."""
+
+
+class InvalidContent(SoraError):
+    """A download's type, length or bytes do not match what was asked for; nothing was stored."""
+
+
+class JobPending(SoraError):
+    """The job is still queued or in progress; ``await_video`` retries while this is raised."""
+
+    def __init__(self, message: str, *, status: str | None = None, progress: float | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.status = status
+        self.progress = progress
+
+
+class JobFailed(SoraError):
+    """The job ended with status ``failed``; it is not billed and may be resubmitted."""
+
+    def __init__(self, message: str, *, code: str | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.code = code
+
+
+class WaitTimeout(SoraError):
+    """The job did not reach a terminal status before the deadline; it may still finish."""
+
+    def __init__(self, message: str, *, status: str | None = None, progress: float | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.status = status
+        self.progress = progress
+
+
+class ContentExpired(SoraError):
+    """The video's download window is over; the content cannot be fetched any more."""
+
+
+__all__ = [
+    "AuthenticationFailed",
+    "BudgetExceeded",
+    "ContentExpired",
+    "ContentNotReady",
+    "InvalidContent",
+    "InvalidParameter",
+    "InvalidRequest",
+    "JobFailed",
+    "JobPending",
+    "RateLimited",
+    "ServerError",
+    "SoraError",
+    "SubmissionUncertain",
+    "TransientError",
+    "TransportError",
+    "UnexpectedResponse",
+    "VideoNotFound",
+    "WaitTimeout",
+]

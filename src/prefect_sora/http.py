@@ -1,0 +1,186 @@
+"""HTTP edge rules shared by the client: URL safety, error translation, bounded reads.
+
+Kept apart from :mod:`prefect_sora.client` so the rules that protect the user
+(no bearer over plain HTTP or to another host, no unsafe ids in paths, no
+unbounded bodies, no key in a message) read in one place.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from typing import Any
+
+import httpx
+
+from prefect_sora.errors import (
+    AuthenticationFailed,
+    ContentExpired,
+    ContentNotReady,
+    InvalidParameter,
+    InvalidRequest,
+    RateLimited,
+    ServerError,
+    SoraError,
+    TransportError,
+    UnexpectedResponse,
+    VideoNotFound,
+)
+from prefect_sora.retries import retry_after_seconds
+
+#: Largest JSON body read from the API; a status object is a few hundred bytes.
+MAX_JSON_BYTES = 4 << 20
+_SAFE_ID = re.compile(r"[A-Za-z0-9_\-.:]{1,256}")
+
+
+class Redactor:
+    """Replaces the API key wherever a server echoes it back into text we show."""
+
+    def __init__(self, secret: str) -> None:
+        self._secret = secret
+
+    def __call__(self, text: str) -> str:
+        if self._secret and len(self._secret) >= 4:
+            text = text.replace(self._secret, "***")
+        return text
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses, where plain HTTP is acceptable."""
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(base_url: str, *, allow_insecure_http: bool = False) -> str:
+    """Refuse base URLs that would send the bearer in clear text or nowhere sensible.
+
+    Returns:
+        The URL without a trailing slash.
+
+    Raises:
+        InvalidParameter: not http(s), no host, or ``http://`` to a non-loopback host
+            without ``allow_insecure_http``.
+    """
+    url = httpx.URL(base_url)
+    if url.scheme not in ("http", "https") or not url.host:
+        raise InvalidParameter("base_url", base_url, "must be an http(s) URL such as https://api.example.com/v1")
+    if url.scheme == "http" and not allow_insecure_http and not is_loopback(url.host):
+        raise InvalidParameter(
+            "base_url",
+            base_url,
+            "must use https unless the host is loopback (set allow_insecure_http to override)",
+        )
+    if url.userinfo:
+        raise InvalidParameter("base_url", "<redacted>", "must not carry credentials; put the key in api_key")
+    return base_url.rstrip("/")
+
+
+def check_video_id(video_id: str, *, from_server: bool = False) -> str:
+    """Refuse an id that could escape its URL path segment (``/``, ``..``, odd characters)."""
+    if isinstance(video_id, str) and _SAFE_ID.fullmatch(video_id) and video_id.strip(".") != "":
+        return video_id
+    if from_server:
+        raise UnexpectedResponse(f"The server returned an unsafe video id {video_id!r:.80}")
+    raise InvalidParameter(
+        "video_id",
+        video_id,
+        "must be letters, digits, '_', '-', '.', ':' (as the service issues them)",
+    )
+
+
+def next_hop(response: httpx.Response, *, allow_insecure_http: bool) -> tuple[str, bool]:
+    """Where a redirect points, and whether it stays on the same origin as the request."""
+    location = response.headers.get("location")
+    if not location:
+        raise UnexpectedResponse("A redirect without a Location header", status_code=response.status_code)
+    target = response.request.url.join(location)
+    if target.scheme == "http" and not allow_insecure_http and not is_loopback(target.host):
+        raise UnexpectedResponse("Refusing a redirect to plain http", status_code=response.status_code)
+    if target.scheme not in ("http", "https"):
+        raise UnexpectedResponse("Refusing a redirect to a non-http URL", status_code=response.status_code)
+    source = response.request.url
+    same = (target.scheme, target.host, target.port) == (source.scheme, source.host, source.port)
+    return str(target), same
+
+
+async def read_capped(response: httpx.Response, limit: int = MAX_JSON_BYTES) -> bytes:
+    """Read a body of at most ``limit`` bytes, refusing more (a hostile or broken server)."""
+    declared = response.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise UnexpectedResponse(
+            f"Response body of {declared} bytes is larger than {limit}",
+            status_code=response.status_code,
+        )
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise UnexpectedResponse(f"Response body is larger than {limit} bytes", status_code=response.status_code)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def transport_error(
+    exc: httpx.TransportError, method: str, url: str, *, video_id: str | None, redact: Redactor
+) -> TransportError:
+    """Translate an httpx transport failure; the message names the endpoint, not the headers."""
+    path = httpx.URL(url).path
+    detail = redact(str(exc)) or type(exc).__name__
+    return TransportError(f"{method} {path}: {type(exc).__name__}: {detail}", video_id=video_id)
+
+
+async def error_from_response(response: httpx.Response, *, video_id: str | None, redact: Redactor) -> SoraError:
+    """Translate an HTTP error answer into the error class that says what to do next."""
+    status = response.status_code
+    request_id = response.headers.get("x-request-id")
+    try:
+        raw = await read_capped(response, 64 << 10)
+    except (httpx.HTTPError, UnexpectedResponse):
+        raw = b""
+    message, param, code = _envelope(raw)
+    text = redact(message or f"HTTP {status}")[:500]
+    context: dict[str, Any] = {
+        "video_id": video_id,
+        "status_code": status,
+        "request_id": request_id,
+    }
+    if status == 429:
+        return RateLimited(f"Rate limited: {text}", retry_after=retry_after_seconds(response.headers), **context)
+    if status >= 500:
+        return ServerError(f"Server error: {text}", **context)
+    if status == 410 or "expired" in (code or "").lower():
+        return ContentExpired(f"Content expired: {text}", **context)
+    if status in (401, 403):
+        return AuthenticationFailed(f"Authentication failed: {text}", **context)
+    if status == 404:
+        return VideoNotFound(f"Not found: {text}", **context)
+    if status == 409:
+        return ContentNotReady(f"Not ready: {text}", param=param, code=code, **context)
+    if status in (400, 422):
+        return InvalidRequest(f"Invalid request: {text}", param=param, code=code, **context)
+    return UnexpectedResponse(f"Unexpected HTTP {status}: {text}", **context)
+
+
+def _envelope(raw: bytes) -> tuple[str | None, str | None, str | None]:
+    """message, param, code from ``{"error": {...}}``; tolerant of anything else."""
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return None, None, None
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, str):
+        return error, None, None
+    if not isinstance(error, dict):
+        return None, None, None
+
+    def text(key: str) -> str | None:
+        value = error.get(key)
+        return str(value) if value is not None else None
+
+    return text("message"), text("param"), text("code")

@@ -1,0 +1,92 @@
+"""Request validation that runs before any HTTP request, so bad input costs nothing.
+
+The rules are the gateway reference's: ``seconds`` is the string "4", "8" or
+"12"; ``size`` is within the model's tiers; the prompt is 1 to 32,000
+characters; the model is known, or given a price by the caller. Each refusal is
+an :class:`~prefect_sora.errors.InvalidParameter` naming the parameter, the
+value and what is allowed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect_sora.errors import InvalidParameter
+from prefect_sora.models import MAX_PROMPT_CHARS, VIDEO_SECONDS, VideoRequest, VideoSeconds
+from prefect_sora.pricing import PriceTable, price_table, sizes_for
+
+
+def normalize_seconds(seconds: Any) -> VideoSeconds:
+    """Return ``seconds`` as the string the API requires ("4", "8" or "12").
+
+    The ints 4, 8 and 12 are accepted; anything else (10, "10", 4.0, True) is refused.
+    """
+    if isinstance(seconds, int) and not isinstance(seconds, bool):
+        seconds = str(seconds)
+    if isinstance(seconds, str) and seconds in VIDEO_SECONDS:
+        return seconds  # type: ignore[return-value]
+    raise InvalidParameter("seconds", seconds, 'must be "4", "8" or "12" (the ints 4, 8, 12 are accepted)')
+
+
+def check_prompt(prompt: Any) -> str:
+    """Refuse a prompt that is not a string of 1 to 32,000 characters."""
+    if not isinstance(prompt, str):
+        raise InvalidParameter("prompt", prompt, "must be a string")
+    if not prompt.strip():
+        raise InvalidParameter("prompt", prompt, "must not be empty")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise InvalidParameter(
+            "prompt",
+            prompt,
+            f"must be at most {MAX_PROMPT_CHARS:,} characters, not {len(prompt):,}",
+        )
+    return prompt
+
+
+def check_model(model: Any, table: PriceTable) -> str:
+    """Refuse a model that has no price (list price or the caller's override)."""
+    if not isinstance(model, str) or model not in table:
+        known = ", ".join(sorted(table))
+        raise InvalidParameter("model", model, f"known models are {known}; give another model a price to allow it")
+    return model
+
+
+def check_size(size: Any, model: str, table: PriceTable) -> str:
+    """Refuse a size outside the tiers ``model`` accepts."""
+    allowed = sizes_for(model, table)
+    if not isinstance(size, str) or size not in allowed:
+        raise InvalidParameter("size", size, f"{model} accepts {', '.join(allowed)}")
+    return size
+
+
+def validate_request(
+    *,
+    prompt: Any,
+    model: Any = "sora-2",
+    seconds: Any = "4",
+    size: Any = "720x1280",
+    table: PriceTable | None = None,
+) -> VideoRequest:
+    """Check every parameter of a create request and return it normalized.
+
+    Args:
+        prompt: The prompt.
+        model: The model id.
+        seconds: "4", "8", "12" or the ints 4, 8, 12.
+        size: ``WIDTHxHEIGHT``.
+        table: The effective price table (list prices when None).
+
+    Returns:
+        The request, with ``seconds`` as the API's string.
+
+    Raises:
+        InvalidParameter: the first parameter that breaks a rule.
+    """
+    table = table if table is not None else price_table()
+    checked_model = check_model(model, table)
+    return VideoRequest.model_construct(
+        prompt=check_prompt(prompt),
+        model=checked_model,
+        seconds=normalize_seconds(seconds),
+        size=check_size(size, checked_model, table),
+    )
