@@ -52,9 +52,7 @@ def _fastapi_app(state: EmulatorState) -> FastAPI:
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> Response:
-        return APIError(
-            500, f"Emulator error: {type(exc).__name__}: {exc}", type="server_error"
-        ).response()
+        return APIError(500, f"Emulator error: {type(exc).__name__}: {exc}", type="server_error").response()
 
     def authorize(request: Request) -> None:
         state.authorize(request.headers.get("authorization"))

@@ -21,6 +21,12 @@ FaultKind = Literal["429", "500", "502", "503", "reset", "slow", "truncate"]
 
 FAULT_KINDS: tuple[FaultKind, ...] = ("429", "500", "502", "503", "reset", "slow", "truncate")
 
+BurstStatus = Literal[500, 502, 503]
+
+
+def _burst_statuses() -> list[BurstStatus]:
+    return [500, 502, 503]
+
 
 def _rate(default: float = 0.0) -> Any:
     return Field(default=default, ge=0.0, le=1.0)
@@ -59,9 +65,7 @@ class EmulatorConfig(BaseModel):
     retry_after_seconds: float = Field(default=1.0, ge=0.0)
     error_burst_rate: float = _rate()
     error_burst_length: int = Field(default=3, ge=1)
-    error_burst_statuses: list[Literal[500, 502, 503]] = Field(
-        default_factory=lambda: [500, 502, 503], min_length=1
-    )
+    error_burst_statuses: list[BurstStatus] = Field(default_factory=_burst_statuses, min_length=1)
     reset_rate: float = _rate()
     slow_rate: float = _rate()
     slow_seconds: float = Field(default=2.0, ge=0.0)

@@ -72,9 +72,7 @@ def dump_json(data: object) -> bytes:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def json_response(
-    data: object, *, status_code: int = 200, headers: Mapping[str, str] | None = None
-) -> Response:
+def json_response(data: object, *, status_code: int = 200, headers: Mapping[str, str] | None = None) -> Response:
     """A JSON response built from plain data, without any model validation on the way."""
     return Response(
         content=dump_json(data),

@@ -83,8 +83,7 @@ class FaultPlanner:
     def pending(self) -> list[dict[str, object]]:
         """The scripted faults not yet spent."""
         return [
-            {"fault": item.fault, "remaining": item.remaining, "endpoint": item.endpoint}
-            for item in self._scripted
+            {"fault": item.fault, "remaining": item.remaining, "endpoint": item.endpoint} for item in self._scripted
         ]
 
     def draw(self, endpoint: Endpoint | None, config: EmulatorConfig) -> FaultKind | None:

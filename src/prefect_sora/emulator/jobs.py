@@ -221,9 +221,7 @@ class Job:
             "status": status,
             "progress": progress,
             "created_at": int(self.plan.created_at),
-            "completed_at": (
-                int(self.plan.ends_at) if completed and self.plan.ends_at is not None else None
-            ),
+            "completed_at": (int(self.plan.ends_at) if completed and self.plan.ends_at is not None else None),
             "expires_at": int(expires_at) if expires_at is not None else None,
             "size": self.size,
             "seconds": self.seconds,

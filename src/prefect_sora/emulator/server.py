@@ -229,9 +229,7 @@ class Emulator:
         """No jobs, zero counters, the startup config."""
         self.state.reset()
 
-    def inject(
-        self, fault: FaultKind | int, count: int = 1, endpoint: Endpoint | None = None
-    ) -> None:
+    def inject(self, fault: FaultKind | int, count: int = 1, endpoint: Endpoint | None = None) -> None:
         """Give the next `count` requests to `endpoint` (None: any) the fault `fault`.
 
         Args:

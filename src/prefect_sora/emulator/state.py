@@ -91,9 +91,7 @@ class EmulatorState:
         if scheme.lower() != "bearer" or not token:
             raise _unauthorized("Malformed Authorization header: expected 'Bearer YOUR_KEY'.")
         expected = self.config.api_key
-        if expected is not None and not secrets.compare_digest(
-            token.encode(), expected.get_secret_value().encode()
-        ):
+        if expected is not None and not secrets.compare_digest(token.encode(), expected.get_secret_value().encode()):
             # Never echo the key back, not even masked.
             raise _unauthorized("Incorrect API key provided.")
 
@@ -105,9 +103,7 @@ class EmulatorState:
             raise not_found(video_id)
         return job
 
-    def create(
-        self, request: CreateRequest, *, remixed_from: str | None = None
-    ) -> dict[str, object]:
+    def create(self, request: CreateRequest, *, remixed_from: str | None = None) -> dict[str, object]:
         """Plan and store a new job; its Video object as created."""
         try:
             directives = parse_directives(request.prompt)
@@ -187,8 +183,7 @@ class EmulatorState:
             if status in ("queued", "in_progress"):
                 raise APIError(
                     409,
-                    f"Video '{video_id}' is {status}; only completed or failed videos can be "
-                    "deleted.",
+                    f"Video '{video_id}' is {status}; only completed or failed videos can be deleted.",
                     param="video_id",
                     code="video_in_progress",
                 )

@@ -33,9 +33,7 @@ class Stats:
             by_variant.update(per_job)
         return {
             "requests_total": self.requests_total,
-            "responses_by_status": {
-                str(status): count for status, count in sorted(self.responses_by_status.items())
-            },
+            "responses_by_status": {str(status): count for status, count in sorted(self.responses_by_status.items())},
             "creates": self.creates,
             "remixes": self.remixes,
             "lists": self.lists,

@@ -119,15 +119,12 @@ def validate_prompt(fields: Mapping[str, object]) -> str:
     return prompt
 
 
-def _string_choice(
-    fields: Mapping[str, object], name: str, choices: tuple[str, ...], default: str
-) -> str:
+def _string_choice(fields: Mapping[str, object], name: str, choices: tuple[str, ...], default: str) -> str:
     value = fields.get(name, default)
     listed = ", ".join(f"'{choice}'" for choice in choices)
     if not isinstance(value, str):
         raise invalid(
-            f"Invalid type for '{name}': expected one of {listed} as a string, "
-            f"but got {_type_name(value)}.",
+            f"Invalid type for '{name}': expected one of {listed} as a string, but got {_type_name(value)}.",
             param=name,
             code="invalid_type",
         )
@@ -140,9 +137,7 @@ def _string_choice(
     return value
 
 
-def validate_create(
-    fields: Mapping[str, object], *, inspect_image: ImageInspector
-) -> CreateRequest:
+def validate_create(fields: Mapping[str, object], *, inspect_image: ImageInspector) -> CreateRequest:
     """Check a create request's fields against the contract.
 
     Raises:
@@ -150,9 +145,7 @@ def validate_create(
     """
     _reject_unknown(fields, CREATE_FIELDS)
     if "model" not in fields:
-        raise invalid(
-            "Missing required parameter: 'model'.", param="model", code="missing_required_parameter"
-        )
+        raise invalid("Missing required parameter: 'model'.", param="model", code="missing_required_parameter")
     model = fields["model"]
     if not isinstance(model, str):
         raise invalid(
@@ -204,9 +197,7 @@ def _check_image(data: bytes, size: str, inspect_image: ImageInspector) -> None:
         )
 
 
-def _validate_reference(
-    value: object, size: str, inspect_image: ImageInspector
-) -> ReferenceKind | None:
+def _validate_reference(value: object, size: str, inspect_image: ImageInspector) -> ReferenceKind | None:
     if value is None:
         return None
     if isinstance(value, UploadedFile):
@@ -301,8 +292,7 @@ def validate_variant(query: Mapping[str, str]) -> str:
     variant = query.get("variant", "video")
     if variant not in VARIANTS:
         raise invalid(
-            f"Invalid 'variant': '{variant}'. Supported values are: 'video', 'thumbnail', "
-            "'spritesheet'.",
+            f"Invalid 'variant': '{variant}'. Supported values are: 'video', 'thumbnail', 'spritesheet'.",
             param="variant",
             code="invalid_value",
         )

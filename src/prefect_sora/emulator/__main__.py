@@ -1,0 +1,72 @@
+"""`python -m prefect_sora.emulator`: the emulator server without the `prefect-sora` CLI.
+
+The CLI package may import Prefect for its other commands; this entry point imports only
+the emulator, so CI jobs and benchmarks start it in a fraction of a second. Every scalar
+field of `EmulatorConfig` is an option (`--job-seconds 0.5 --failure-rate 0.1 ...`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from types import UnionType
+from typing import Union, get_args, get_origin
+
+from pydantic import SecretStr
+
+from prefect_sora.emulator.config import EmulatorConfig
+from prefect_sora.emulator.server import serve
+
+
+def _scalar(annotation: object) -> type | None:
+    """The command-line type of a config field: int, float or str; None for the rest."""
+    args = [arg for arg in get_args(annotation) if arg is not type(None)]
+    if get_origin(annotation) not in (Union, UnionType):
+        args = [annotation]
+    if len(args) != 1:
+        return None
+    kind = args[0]
+    if kind is SecretStr:
+        return str
+    return kind if kind in (int, float, str) else None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m prefect_sora.emulator",
+        description="Serve the Sora 2 API emulator at http://HOST:PORT/v1 until interrupted.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind")
+    parser.add_argument("--port", type=int, default=8000, help="port to bind (0: a free one)")
+    for name, field in EmulatorConfig.model_fields.items():
+        kind = _scalar(field.annotation)
+        if kind is None:
+            continue
+        parser.add_argument(
+            f"--{name.replace('_', '-')}",
+            dest=name,
+            type=kind,
+            default=argparse.SUPPRESS,
+            help=f"EmulatorConfig.{name}",
+        )
+    # Like `prefect-sora emulator`: fixed 5 s jobs unless told otherwise.
+    parser.set_defaults(job_seconds=5.0)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse options, serve until interrupted, return the exit code."""
+    options = vars(_parser().parse_args(argv))
+    host, port = options.pop("host"), options.pop("port")
+    config = EmulatorConfig(**options)
+
+    def announce(base_url: str) -> None:
+        print(f"Sora 2 API emulator serving {base_url} (Ctrl-C to stop)", flush=True)
+
+    serve(config, host=host, port=port, on_ready=announce)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
