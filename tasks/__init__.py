@@ -1,1 +1,12 @@
-"""placeholder"""
+"""The atomic Prefect tasks of prefect-sora: estimate, submit, await, fetch.
+
+Each is usable from async flows (``await``), sync flows (returns the value),
+and with ``.submit()`` / ``.map()``.
+"""
+
+from prefect_sora.tasks.estimate import estimate_cost
+from prefect_sora.tasks.fetch import fetch_video
+from prefect_sora.tasks.submit import submit_remix, submit_video
+from prefect_sora.tasks.wait import await_video
+
+__all__ = ["await_video", "estimate_cost", "fetch_video", "submit_remix", "submit_video"]

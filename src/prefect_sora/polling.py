@@ -75,7 +75,12 @@ class PollSchedule:
                 honoured as the shortest sleep.
         """
         remaining = self.predicted_end() - now
-        if remaining <= 0:
+        if not any(o.progress > 0 for o in self.observations):
+            # Nothing known yet: back off geometrically from the submission, never
+            # beyond a third of the prior, so a short job is not overslept.
+            elapsed = now - self.started
+            delay = min(max(elapsed, 1.0), max(self.min_delay, self.expected_seconds / 3))
+        elif remaining <= 0:
             delay = self.tail_delay
         elif remaining <= 2 * self.tail_delay or (len(self.observations) >= 2 and remaining < 4):
             # Close to the end: aim just past it rather than creeping up on it.

@@ -1,0 +1,63 @@
+"""What the atomic tasks share: the run logger, and reading an input image."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import fsspec
+from prefect.exceptions import MissingContextError
+from prefect.logging import get_run_logger
+
+from prefect_sora.client import ImageReference, ImageUpload
+from prefect_sora.errors import InvalidParameter
+from prefect_sora.images import CONTENT_TYPES, image_info
+
+InputReference = bytes | str | Path | ImageReference
+
+
+def run_logger(fallback: str) -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+    """Prefect's run logger inside a run (so lines reach the UI), else a module logger."""
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger(fallback)
+
+
+async def load_input_reference(
+    reference: InputReference | None, size: str, storage_options: dict[str, object] | None = None
+) -> ImageUpload | ImageReference | None:
+    """Turn an ``input_reference`` into what the client sends, refusing a bad image before any request.
+
+    Bytes and paths or fsspec URLs are read and must be a JPEG, PNG or WebP image of
+    exactly ``size``; an :class:`ImageReference` (``image_url`` / ``file_id``) is passed on.
+    """
+    if reference is None or isinstance(reference, ImageReference):
+        if isinstance(reference, ImageReference) and not (reference.image_url or reference.file_id):
+            raise InvalidParameter("input_reference", reference, "give image_url or file_id")
+        return reference
+    if isinstance(reference, (str, Path)):
+        name = Path(str(reference)).name or "input_reference"
+        content = await asyncio.to_thread(_read, str(reference), storage_options or {})
+    elif isinstance(reference, (bytes, bytearray)):
+        name, content = "input_reference", bytes(reference)
+    else:
+        raise InvalidParameter("input_reference", type(reference).__name__, "give bytes, a path or URL, or an ImageReference")
+    info = image_info(content)
+    if info is None:
+        raise InvalidParameter("input_reference", name, "must be a JPEG, PNG or WebP image")
+    if info.size != size:
+        raise InvalidParameter("input_reference", name, f"is {info.size}; it must match size={size}")
+    extension = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}[info.format]
+    filename = name if name.lower().endswith(extension) else f"input_reference{extension}"
+    return ImageUpload(content=content, filename=filename, content_type=CONTENT_TYPES[info.format])
+
+
+def _read(url: str, storage_options: dict[str, object]) -> bytes:
+    try:
+        with fsspec.open(url, "rb", **storage_options) as handle:
+            data: bytes = handle.read(64 << 20)
+            return data
+    except (OSError, ValueError) as exc:
+        raise InvalidParameter("input_reference", url, f"could not be read: {type(exc).__name__}") from exc
