@@ -43,7 +43,9 @@ async def load_input_reference(
     elif isinstance(reference, (bytes, bytearray)):
         name, content = "input_reference", bytes(reference)
     else:
-        raise InvalidParameter("input_reference", type(reference).__name__, "give bytes, a path or URL, or an ImageReference")
+        raise InvalidParameter(
+            "input_reference", type(reference).__name__, "give bytes, a path or URL, or an ImageReference"
+        )
     info = image_info(content)
     if info is None:
         raise InvalidParameter("input_reference", name, "must be a JPEG, PNG or WebP image")

@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 from prefect import Task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
 
 from prefect_sora.blocks.credentials import SoraCredentials
-from prefect_sora.client import ContentStream
-from prefect_sora.errors import InvalidContent, TransientError, TransportError
-from prefect_sora.http import check_video_id
+from prefect_sora.download import download
+from prefect_sora.errors import TransientError
 from prefect_sora.models import StoredVideo, Video, VideoVariant
-from prefect_sora.storage import file_name, resolve_destination, stored, write_atomic
 from prefect_sora.tasks._common import run_logger
 from prefect_sora.tasks._dispatch import dual_task
-
-_ACCEPTED_TYPES: dict[VideoVariant, tuple[str, ...]] = {
-    "video": ("video/", "application/octet-stream", "binary/octet-stream"),
-    "thumbnail": ("image/", "application/octet-stream", "binary/octet-stream"),
-    "spritesheet": ("image/", "application/octet-stream", "binary/octet-stream"),
-}
 
 
 def retry_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
@@ -86,38 +76,8 @@ async def fetch_video(
                 return fetch_video(credentials, video, "videos/").url  # file://.../videos/video_....mp4
         ```
     """
-    video_id = check_video_id(video if isinstance(video, str) else video.id)
-    logger = run_logger(__name__)
-    async with credentials.get_client() as client, client.stream_content(video_id, variant) as content:
-        if not content.content_type.startswith(_ACCEPTED_TYPES[variant]):
-            raise InvalidContent(
-                f"Expected {variant} content, got {content.content_type or 'no content type'}; nothing stored",
-                video_id=video_id,
-                request_id=content.request_id,
-            )
-        name = file_name(video_id, variant, content.content_type)
-        fs, path = resolve_destination(destination, name, storage_options)
-        try:
-            size, sha256 = await write_atomic(
-                fs, path, _body(content), variant=variant, expected_length=content.content_length
-            )
-        except InvalidContent as exc:
-            exc.video_id, exc.request_id = video_id, content.request_id
-            raise
-    result = stored(
-        fs, path, video_id=video_id, variant=variant, bytes=size, sha256=sha256, content_type=content.content_type
-    )
-    logger.info("Stored %s of video %s at %s (%d bytes)", variant, video_id, result.url, size)
+    video_id = video if isinstance(video, str) else video.id
+    async with credentials.get_client() as client:
+        result = await download(client, video_id, destination, variant=variant, storage_options=storage_options)
+    run_logger(__name__).info("Stored %s of video %s at %s (%d bytes)", variant, video_id, result.url, result.bytes)
     return result
-
-
-async def _body(content: ContentStream) -> AsyncIterator[bytes]:
-    try:
-        async for chunk in content.iter_bytes():
-            yield chunk
-    except httpx.TransportError as exc:
-        raise TransportError(
-            f"Download of {content.variant} cut short: {type(exc).__name__}",
-            video_id=content.video_id,
-            request_id=content.request_id,
-        ) from exc

@@ -130,9 +130,7 @@ async def submit_remix(
     source_id = check_video_id(video if isinstance(video, str) else video.id)
     check_prompt(prompt)
     async with credentials.get_client() as client:
-        remix = await client.remix_video(
-            source_id, prompt, idempotency_key=idempotency_key, exclude_ids=exclude_ids
-        )
+        remix = await client.remix_video(source_id, prompt, idempotency_key=idempotency_key, exclude_ids=exclude_ids)
     run_logger(__name__).info("Submitted remix %s of %s: %s", remix.id, source_id, remix.status)
     return remix
 
