@@ -14,7 +14,7 @@ from prefect_sora.client import ImageReference, ImageUpload
 from prefect_sora.errors import InvalidParameter
 from prefect_sora.images import CONTENT_TYPES, image_info
 
-InputReference = bytes | str | Path | ImageReference
+InputReference = bytes | str | Path | ImageReference | ImageUpload
 
 
 def run_logger(fallback: str) -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
@@ -33,6 +33,10 @@ async def load_input_reference(
     Bytes and paths or fsspec URLs are read and must be a JPEG, PNG or WebP image of
     exactly ``size``; an :class:`ImageReference` (``image_url`` / ``file_id``) is passed on.
     """
+    if isinstance(reference, ImageUpload):
+        if (info := image_info(reference.content)) is None or info.size != size:
+            raise InvalidParameter("input_reference", reference.filename, f"must be a JPEG, PNG or WebP of size {size}")
+        return reference
     if reference is None or isinstance(reference, ImageReference):
         if isinstance(reference, ImageReference) and not (reference.image_url or reference.file_id):
             raise InvalidParameter("input_reference", reference, "give image_url or file_id")
