@@ -21,10 +21,10 @@ def normalize_seconds(seconds: Any) -> VideoSeconds:
 
     The ints 4, 8 and 12 are accepted; anything else (10, "10", 4.0, True) is refused.
     """
-    if isinstance(seconds, int) and not isinstance(seconds, bool):
-        seconds = str(seconds)
-    if isinstance(seconds, str) and seconds in VIDEO_SECONDS:
-        return seconds  # type: ignore[return-value]
+    # Convert a copy: the error must show the value as given (10, not '10').
+    text = str(seconds) if isinstance(seconds, int) and not isinstance(seconds, bool) else seconds
+    if isinstance(text, str) and text in VIDEO_SECONDS:
+        return text
     raise InvalidParameter("seconds", seconds, 'must be "4", "8" or "12" (the ints 4, 8, 12 are accepted)')
 
 
