@@ -1,1 +1,15 @@
-"""placeholder"""
+"""Reusable Prefect flows of prefect-sora, composed from the atomic tasks.
+
+``text_to_video``, ``batch_text_to_video``, ``image_to_video`` and
+``remix_video``; each takes typed parameters (a form in the Prefect UI),
+checks the cost against an optional budget before anything is submitted, and
+resumes rather than pays again when rerun with the same ``idempotency_key``.
+"""
+
+from prefect_sora.flows.batch import batch_text_to_video
+from prefect_sora.flows.image_to_video import image_to_video
+from prefect_sora.flows.remix import remix_video
+from prefect_sora.flows.results import BatchResult, VideoResult
+from prefect_sora.flows.text_to_video import text_to_video
+
+__all__ = ["BatchResult", "VideoResult", "batch_text_to_video", "image_to_video", "remix_video", "text_to_video"]

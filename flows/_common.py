@@ -1,0 +1,96 @@
+"""What the flows share: budget checks, the journal's home, and running one job."""
+
+from __future__ import annotations
+
+import posixpath
+from decimal import Decimal
+from typing import Any
+
+from prefect.context import FlowRunContext
+
+from prefect_sora.blocks.credentials import SoraCredentials
+from prefect_sora.errors import BudgetExceeded, InvalidParameter
+from prefect_sora.flows._artifacts import link_stored, publish_results
+from prefect_sora.flows._pipeline import Job, Policy, produce
+from prefect_sora.flows._steps import TaskSteps
+from prefect_sora.flows.results import VideoResult
+from prefect_sora.journal import Journal
+from prefect_sora.pricing import to_decimal
+from prefect_sora.tasks._common import run_logger
+
+JOURNAL_FOLDER = ".prefect-sora/journal"
+
+
+def check_budget(estimated: Decimal, max_cost_usd: float | Decimal | str | None) -> None:
+    """Refuse the run before anything is submitted if the estimate is over budget."""
+    if max_cost_usd is None:
+        return
+    limit = to_decimal(max_cost_usd)
+    if limit < 0:
+        raise InvalidParameter("max_cost_usd", max_cost_usd, "must be >= 0")
+    if estimated > limit:
+        raise BudgetExceeded(estimated, limit)
+
+
+def run_key(idempotency_key: str | None) -> str:
+    """The caller's key, or the flow run's id so that a flow retry resumes its own jobs."""
+    if idempotency_key:
+        return idempotency_key
+    context = FlowRunContext.get()
+    if context is not None and context.flow_run is not None:
+        return str(context.flow_run.id)
+    raise InvalidParameter("idempotency_key", None, "give one when calling the flow outside a flow run")
+
+
+def journal_for(out: str, key: str, journal_url: str | None, storage_options: dict[str, Any] | None) -> Journal:
+    """The journal beside the outputs (``{out}/.prefect-sora/journal``) unless told otherwise."""
+    if journal_url is None:
+        folder = out if out.endswith("/") else posixpath.dirname(out) or "."
+        journal_url = posixpath.join(folder, JOURNAL_FOLDER)
+    return Journal(journal_url, key, storage_options)
+
+
+async def run_single(
+    title: str,
+    job: Job,
+    *,
+    credentials: SoraCredentials,
+    out: str,
+    key: str,
+    journal_url: str | None,
+    storage_options: dict[str, Any] | None,
+    timeout_seconds: float | None,
+    policy: Policy,
+) -> VideoResult:
+    """Produce one video with the atomic tasks; raise its error if it did not end stored."""
+    journal = journal_for(out, key, journal_url, storage_options)
+    steps = TaskSteps(credentials, out, timeout_seconds, storage_options)
+    logger = run_logger(__name__)
+    async with credentials.get_client() as client:
+        result = await produce(
+            job,
+            steps=steps,
+            journal=journal,
+            client=client,
+            policy=policy,
+            logger=logger,
+            storage_options=storage_options,
+            on_stored=link_stored,
+        )
+    hint = f"Rerun with idempotency_key={key!r} to resume without paying twice."
+    await publish_results(title, [result], estimated=result.estimated_usd, actual=result.actual_usd, resume_hint=hint)
+    if not result.ok:
+        raise SingleVideoFailed(result, hint)
+    logger.info("Stored video %s at %s; cost $%s", result.video_id, result.url, result.actual_usd)
+    return result
+
+
+class SingleVideoFailed(Exception):
+    """The video did not end stored; ``result`` keeps its id, status and cost."""
+
+    def __init__(self, result: VideoResult, hint: str) -> None:
+        super().__init__(f"Video {result.video_id or '(none)'} {result.status}: {result.error}. {hint}")
+        self.result = result
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (SingleVideoFailed, (self.result, ""))

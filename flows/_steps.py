@@ -1,0 +1,105 @@
+"""The two ways a flow runs the submit, wait and fetch steps of a video.
+
+``TaskSteps`` calls the atomic Prefect tasks, so a single-video run shows them
+in the UI with their retries and progress artifact. ``ClientSteps`` calls the
+same operations on one shared client, for the batch flow, where a task per
+step per item would let Prefect's bookkeeping dominate a thousand videos.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from prefect_sora.blocks.credentials import SoraCredentials
+from prefect_sora.client import SoraClient
+from prefect_sora.download import download
+from prefect_sora.errors import JobPending, TransientError
+from prefect_sora.flows._pipeline import Job
+from prefect_sora.models import StoredVideo, Video
+from prefect_sora.tasks import await_video, fetch_video, submit_remix, submit_video
+from prefect_sora.waiting import OnChange, wait_for_video
+
+#: Attempts of a step that failed transiently after the client's own retries.
+STEP_ATTEMPTS = 3
+
+
+@dataclass
+class TaskSteps:
+    """Run each step as its Prefect task."""
+
+    credentials: SoraCredentials
+    out: str
+    timeout_seconds: float | None
+    storage_options: dict[str, Any] | None = None
+
+    async def submit(self, job: Job, *, idempotency_key: str, exclude_ids: frozenset[str]) -> Video:
+        if job.remix_of is not None:
+            return await submit_remix(
+                self.credentials,
+                job.remix_of,
+                job.request.prompt,
+                idempotency_key=idempotency_key,
+                exclude_ids=exclude_ids,
+            )
+        request = job.request
+        return await submit_video(
+            self.credentials,
+            request.prompt,
+            request.model,
+            request.seconds,
+            request.size,
+            job.input_reference,
+            idempotency_key=idempotency_key,
+            exclude_ids=exclude_ids,
+        )
+
+    async def wait(self, video: Video | str) -> Video:
+        return await await_video(self.credentials, video, timeout_seconds=self.timeout_seconds)
+
+    async def fetch(self, video_id: str) -> StoredVideo:
+        return await fetch_video(self.credentials, video_id, self.out, storage_options=self.storage_options)
+
+
+@dataclass
+class ClientSteps:
+    """Run each step on one shared client, retrying transient failures a few times."""
+
+    client: SoraClient
+    out: str
+    timeout_seconds: float | None
+    storage_options: dict[str, Any] | None = None
+    on_change: OnChange | None = None
+
+    async def submit(self, job: Job, *, idempotency_key: str, exclude_ids: frozenset[str]) -> Video:
+        if job.remix_of is not None:
+            return await self.client.remix_video(
+                job.remix_of, job.request.prompt, idempotency_key=idempotency_key, exclude_ids=exclude_ids
+            )
+        return await self.client.create_video(
+            job.request,
+            input_reference=job.input_reference,
+            idempotency_key=idempotency_key,
+            exclude_ids=exclude_ids,
+        )
+
+    async def wait(self, video: Video | str) -> Video:
+        for attempt in range(1, STEP_ATTEMPTS + 1):
+            try:
+                return await wait_for_video(self.client, video, timeout=self.timeout_seconds, on_change=self.on_change)
+            except (TransientError, JobPending):
+                if attempt == STEP_ATTEMPTS:
+                    raise
+                await asyncio.sleep(attempt)
+        raise AssertionError("unreachable")
+
+    async def fetch(self, video_id: str) -> StoredVideo:
+        for attempt in range(1, STEP_ATTEMPTS + 1):
+            try:
+                return await download(self.client, video_id, self.out, storage_options=self.storage_options)
+            except TransientError:
+                if attempt == STEP_ATTEMPTS:
+                    raise
+                await asyncio.sleep(attempt)
+        raise AssertionError("unreachable")

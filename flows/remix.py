@@ -1,0 +1,88 @@
+"""The remix_video flow: a new video from a completed one and a new prompt."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+
+from prefect_sora.blocks.credentials import SoraCredentials
+from prefect_sora.errors import InvalidParameter
+from prefect_sora.flows._common import check_budget, run_key, run_single
+from prefect_sora.flows._credentials import resolve_credentials
+from prefect_sora.flows._pipeline import Job, Policy
+from prefect_sora.flows.results import VideoResult
+from prefect_sora.http import check_video_id
+from prefect_sora.models import VideoRequest
+from prefect_sora.tasks import estimate_cost
+from prefect_sora.validation import check_prompt
+
+
+@flow(name="sora-remix-video", log_prints=False)
+async def remix_video(
+    video_id: str,
+    prompt: str,
+    out: str = "videos/",
+    max_cost_usd: float | None = None,
+    credentials: SoraCredentials | str | None = None,
+    idempotency_key: str | None = None,
+    timeout_seconds: float | None = 3600.0,
+    storage_options: dict[str, Any] | None = None,
+    journal_url: str | None = None,
+) -> VideoResult:
+    """Remix a completed video with a new prompt and store the result.
+
+    The remix keeps the source's model, size and length, so it is priced (and
+    checked against ``max_cost_usd``) from the source before it is submitted.
+
+    Args:
+        video_id: The completed source video.
+        prompt: The change to make.
+        out: fsspec URL of a folder (ending in ``/``) or of the file to write.
+        max_cost_usd: Refuse if the estimate is higher.
+        credentials: A ``SoraCredentials`` block, a saved block's name, or None for the environment.
+        idempotency_key: Resume key; defaults to the flow run's id.
+        timeout_seconds: Longest wait for the job.
+        storage_options: fsspec options for ``out``.
+        journal_url: Where the resume journal lives.
+
+    Returns:
+        The new video's id, stored URL, bytes, SHA-256, estimated and actual cost.
+
+    Example:
+        ```python
+        import asyncio
+        from prefect_sora import Emulator
+        from prefect_sora.blocks import SoraCredentials
+        from prefect_sora.flows import remix_video, text_to_video
+
+        with Emulator(job_seconds=1) as emulator:
+            credentials = SoraCredentials(api_key="sk-test", base_url=emulator.base_url)
+            first = asyncio.run(text_to_video("A red kite over hills", credentials=credentials))
+            remix = asyncio.run(remix_video(first.video_id, "Make the kite blue", credentials=credentials))
+            print(remix.video_id != first.video_id)  # True
+        ```
+    """
+    creds = await resolve_credentials(credentials)
+    source_id = check_video_id(video_id)
+    check_prompt(prompt)
+    async with creds.get_client() as client:
+        source = await client.retrieve_video(source_id)
+    if not source.is_completed:
+        raise InvalidParameter("video_id", source_id, f"must be a completed video; it is {source.status}")
+    request = VideoRequest.model_construct(
+        prompt=prompt, model=source.model or "sora-2", seconds=source.seconds or "4", size=source.size or "720x1280"
+    )
+    estimate = estimate_cost(request.model, request.size, request.seconds, credentials=creds)
+    check_budget(estimate.total_usd, max_cost_usd)
+    return await run_single(
+        "Sora remix",
+        Job(index=0, request=request, estimate=estimate, remix_of=source_id),
+        credentials=creds,
+        out=out,
+        key=run_key(idempotency_key),
+        journal_url=journal_url,
+        storage_options=storage_options,
+        timeout_seconds=timeout_seconds,
+        policy=Policy(),
+    )

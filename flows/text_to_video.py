@@ -1,0 +1,86 @@
+"""The text_to_video flow: estimate, check the budget, submit, await, fetch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+
+from prefect_sora.blocks.credentials import SoraCredentials
+from prefect_sora.flows._common import check_budget, run_key, run_single
+from prefect_sora.flows._credentials import resolve_credentials
+from prefect_sora.flows._pipeline import Job, Policy
+from prefect_sora.flows.results import VideoResult
+from prefect_sora.models import VideoSeconds
+from prefect_sora.tasks import estimate_cost
+from prefect_sora.validation import validate_request
+
+
+@flow(name="sora-text-to-video", log_prints=False)
+async def text_to_video(
+    prompt: str,
+    model: str = "sora-2",
+    seconds: VideoSeconds = "4",
+    size: str = "720x1280",
+    out: str = "videos/",
+    max_cost_usd: float | None = None,
+    credentials: SoraCredentials | str | None = None,
+    idempotency_key: str | None = None,
+    timeout_seconds: float | None = 3600.0,
+    resubmit_failed: int = 0,
+    storage_options: dict[str, Any] | None = None,
+    journal_url: str | None = None,
+) -> VideoResult:
+    """Generate one video from a prompt and store it.
+
+    Estimates the cost and refuses (before any request) if it exceeds
+    ``max_cost_usd``; then submits, waits and stores the MP4 under ``out``.
+    A rerun (or flow retry) with the same ``idempotency_key`` resumes the job
+    already submitted instead of paying again.
+
+    Args:
+        prompt: What to generate (1 to 32,000 characters).
+        model: ``sora-2`` or ``sora-2-pro``.
+        seconds: ``"4"``, ``"8"`` or ``"12"``.
+        size: ``WIDTHxHEIGHT`` within the model's tiers.
+        out: fsspec URL of a folder (ending in ``/``) or of the file to write.
+        max_cost_usd: Refuse if the estimate is higher.
+        credentials: A ``SoraCredentials`` block, a saved block's name, or None
+            for ``SORA_API_KEY`` / ``SORA_BASE_URL``.
+        idempotency_key: Resume key; defaults to the flow run's id.
+        timeout_seconds: Longest wait for the job.
+        resubmit_failed: Times a failed job (not billed) may be resubmitted.
+        storage_options: fsspec options for ``out`` (e.g. S3 endpoint and keys).
+        journal_url: Where the resume journal lives (default ``{out}/.prefect-sora/journal``).
+
+    Returns:
+        The video's id, stored URL, bytes, SHA-256, estimated and actual cost.
+
+    Example:
+        ```python
+        import asyncio
+        from prefect_sora import Emulator
+        from prefect_sora.blocks import SoraCredentials
+        from prefect_sora.flows import text_to_video
+
+        with Emulator(job_seconds=1) as emulator:
+            credentials = SoraCredentials(api_key="sk-test", base_url=emulator.base_url)
+            result = asyncio.run(text_to_video("A lighthouse in a storm", credentials=credentials, out="videos/"))
+            print(result.url, result.actual_usd)  # file://.../videos/video_....mp4 0.40
+        ```
+    """
+    creds = await resolve_credentials(credentials)
+    request = validate_request(prompt=prompt, model=model, seconds=seconds, size=size, table=creds.prices())
+    estimate = estimate_cost(request.model, request.size, request.seconds, credentials=creds)
+    check_budget(estimate.total_usd, max_cost_usd)
+    return await run_single(
+        "Sora text-to-video",
+        Job(index=0, request=request, estimate=estimate),
+        credentials=creds,
+        out=out,
+        key=run_key(idempotency_key),
+        journal_url=journal_url,
+        storage_options=storage_options,
+        timeout_seconds=timeout_seconds,
+        policy=Policy(resubmit_failed=resubmit_failed),
+    )

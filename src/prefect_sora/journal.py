@@ -1,0 +1,128 @@
+"""A small write-ahead journal that makes reruns resume instead of paying again.
+
+One JSON record per request item under ``{root}/{idempotency_key}/``, written
+through fsspec (so it can sit beside the videos on S3 as well as on disk):
+
+* ``submitting``: written *before* the create is sent, with the time, so a
+  process killed mid-request leaves a trace. A rerun looks the job up with
+  ``GET /videos`` instead of blindly creating it again.
+* ``submitted``: the job id is known; a rerun waits on it and never creates.
+* ``failed``: the job failed (not billed); resubmitted only under an explicit policy.
+* ``stored``: the content is stored; a rerun checks the file and skips the item.
+
+Each item's record is written only by the coroutine handling that item, and
+each write replaces the whole record atomically, so no locking is needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import posixpath
+import re
+import time
+import uuid
+from typing import Any, Literal
+
+import fsspec
+from fsspec import AbstractFileSystem
+from pydantic import BaseModel, Field
+
+from prefect_sora.errors import InvalidParameter
+from prefect_sora.models import StoredVideo
+
+EntryState = Literal["new", "submitting", "submitted", "failed", "stored"]
+_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")
+
+
+class JournalEntry(BaseModel):
+    """What is known about one request item of a run."""
+
+    index: int
+    fingerprint: str
+    state: EntryState = "new"
+    video_id: str | None = None
+    submitting_since: float | None = None
+    failed_ids: list[str] = Field(default_factory=list)
+    failure_code: str | None = None
+    failure: str | None = None
+    stored: StoredVideo | None = None
+    updated_at: float | None = None
+
+
+def fingerprint(fields: dict[str, Any]) -> str:
+    """A stable digest of a request, so a reused key with a different request is caught."""
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def check_key(key: str) -> str:
+    """Refuse an idempotency key that could not be a folder name."""
+    if not _KEY.fullmatch(key):
+        raise InvalidParameter("idempotency_key", key, "use 1-128 letters, digits, '.', '_' or '-'")
+    return key
+
+
+class Journal:
+    """The records of one idempotency key, under a root fsspec URL."""
+
+    def __init__(self, root: str, key: str, storage_options: dict[str, Any] | None = None) -> None:
+        self.key = check_key(key)
+        fs, path = fsspec.core.url_to_fs(root, **(storage_options or {}))
+        self.fs: AbstractFileSystem = fs
+        self.folder = posixpath.join(path.rstrip("/"), self.key)
+        self.url = fs.unstrip_protocol(self.folder)
+
+    async def load(self, index: int, print_: str) -> JournalEntry:
+        """The record of item ``index``, or a new one; refuses a different request under the same key."""
+        entry = await asyncio.to_thread(self._read, index)
+        if entry is None:
+            return JournalEntry(index=index, fingerprint=print_)
+        if entry.fingerprint != print_:
+            raise InvalidParameter(
+                "idempotency_key",
+                self.key,
+                f"was used for a different request at item {index}; use a new key for a new batch",
+            )
+        return entry
+
+    async def save(self, entry: JournalEntry) -> None:
+        """Replace the record of ``entry.index`` atomically."""
+        entry.updated_at = time.time()
+        await asyncio.to_thread(self._write, entry)
+
+    async def known_ids(self) -> frozenset[str]:
+        """Every job id any record of this key holds, so a lookup never adopts a sibling's job."""
+        entries = await asyncio.to_thread(self._read_all)
+        ids = {e.video_id for e in entries if e.video_id}
+        ids.update(i for e in entries for i in e.failed_ids)
+        return frozenset(ids)
+
+    def _path(self, index: int) -> str:
+        return posixpath.join(self.folder, f"{index:06d}.json")
+
+    def _read(self, index: int) -> JournalEntry | None:
+        try:
+            with self.fs.open(self._path(index), "rb") as handle:
+                return JournalEntry.model_validate_json(handle.read())
+        except FileNotFoundError:
+            return None
+
+    def _read_all(self) -> list[JournalEntry]:
+        try:
+            paths = self.fs.glob(posixpath.join(self.folder, "*.json"))
+        except FileNotFoundError:
+            return []
+        entries = []
+        for path in paths:
+            with self.fs.open(path, "rb") as handle:
+                entries.append(JournalEntry.model_validate_json(handle.read()))
+        return entries
+
+    def _write(self, entry: JournalEntry) -> None:
+        self.fs.makedirs(self.folder, exist_ok=True)
+        final = self._path(entry.index)
+        partial = f"{final}.{uuid.uuid4().hex[:8]}.tmp"
+        with self.fs.open(partial, "wb") as handle:
+            handle.write(entry.model_dump_json().encode())
+        self.fs.mv(partial, final)
