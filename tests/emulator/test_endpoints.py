@@ -230,7 +230,7 @@ def test_no_poll_after_header_unless_configured() -> None:
 def test_seconds_directive_overrides_the_job_duration(sora_emulator: Emulator, api: httpx.Client) -> None:
     video = create(api, prompt="slow one [emulator:seconds=1.25]")
     plan = sora_emulator.plan(video["id"])
-    assert plan["ends_at"] - plan["created_at"] == pytest.approx(1.25, abs=1e-9)
+    assert plan["ends_at"] - plan["created_at"] == pytest.approx(1.25, abs=1e-6)
 
 
 def test_stuck_directive_never_completes(sora_emulator: Emulator, api: httpx.Client) -> None:

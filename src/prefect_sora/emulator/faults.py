@@ -18,6 +18,7 @@ response with `x-request-id` and counts statuses.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import random
 import socket
@@ -234,7 +235,8 @@ class FaultMiddleware:
         headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
         if fault == "429":
             wait = self.state.config.retry_after_seconds
-            headers.append((b"retry-after", str(max(0, round(wait))).encode()))
+            # Whole seconds, rounded up: a client that honours it must not come back early.
+            headers.append((b"retry-after", str(math.ceil(wait)).encode()))
             headers.append((b"retry-after-ms", str(int(wait * 1000)).encode()))
         await send({"type": "http.response.start", "status": int(fault), "headers": headers})
         await send({"type": "http.response.body", "body": body, "more_body": False})
