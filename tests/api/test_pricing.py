@@ -1,0 +1,80 @@
+"""Price arithmetic: list prices per tier, exact Decimal totals, overrides merged tier by tier."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from prefect_sora.errors import InvalidParameter
+from prefect_sora.pricing import estimate, price_table, sizes_for, tier_of
+
+
+@pytest.mark.parametrize(
+    ("model", "size", "tier", "rate"),
+    [
+        ("sora-2", "720x1280", "720p", "0.10"),
+        ("sora-2", "1280x720", "720p", "0.10"),
+        ("sora-2-pro", "1280x720", "720p", "0.30"),
+        ("sora-2-pro", "1024x1792", "1024p", "0.50"),
+        ("sora-2-pro", "1792x1024", "1024p", "0.50"),
+        ("sora-2-pro", "1080x1920", "1080p", "0.70"),
+        ("sora-2-pro", "1920x1080", "1080p", "0.70"),
+    ],
+)
+def test_every_tier_is_priced_at_its_list_price(model: str, size: str, tier: str, rate: str) -> None:
+    cost = estimate(model, size, 4)
+
+    assert cost.tier == tier
+    assert cost.usd_per_second == Decimal(rate)
+    assert cost.total_usd == Decimal(rate) * 4
+
+
+def test_totals_are_exact_decimals() -> None:
+    cost = estimate("sora-2-pro", "1920x1080", 12, count=3)
+
+    assert cost.total_usd == Decimal("25.20")
+    assert str(cost.total_usd) == "25.20"
+    # Floats would give 0.30000000000000004 for three 1-second sora-2 clips.
+    assert estimate("sora-2", "720x1280", 1, count=3).total_usd == Decimal("0.30")
+
+
+def test_an_override_replaces_one_tier_and_keeps_the_others() -> None:
+    table = price_table({"sora-2-pro": {"1080p": 0.65}})
+
+    assert estimate("sora-2-pro", "1920x1080", 4, table=table).total_usd == Decimal("2.60")
+    assert estimate("sora-2-pro", "1280x720", 4, table=table).total_usd == Decimal("1.20")
+    assert table["sora-2-pro"]["1080p"] == Decimal("0.65")  # from the float's text, no binary artefact
+
+
+def test_an_override_can_open_a_new_tier_for_a_model() -> None:
+    table = price_table({"sora-2": {"1080p": "0.40"}})
+
+    assert sizes_for("sora-2", table) == ("720x1280", "1280x720", "1080x1920", "1920x1080")
+    assert sizes_for("sora-2", price_table()) == ("720x1280", "1280x720")
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"sora-2": {"4k": "1.00"}},
+        {"sora-2": {"720p": "-0.01"}},
+        {"sora-2": {"720p": "NaN"}},
+        {"sora-2": {"720p": "inf"}},
+    ],
+)
+def test_a_bad_override_is_refused(overrides: dict[str, dict[str, str]]) -> None:
+    with pytest.raises(InvalidParameter) as caught:
+        price_table(overrides)
+
+    assert caught.value.param == "price_overrides"
+
+
+def test_count_zero_costs_nothing() -> None:
+    assert estimate("sora-2-pro", "1920x1080", 12, count=0).total_usd == Decimal("0")
+
+
+def test_a_size_outside_every_tier_has_no_tier() -> None:
+    assert tier_of("640x480") is None
+    with pytest.raises(InvalidParameter, match="size"):
+        estimate("sora-2", "1920x1080", 4)

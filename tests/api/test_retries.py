@@ -1,0 +1,156 @@
+"""What the client retries and how patiently, counted on the emulator's side of the wire."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from prefect_sora.emulator import Emulator
+from prefect_sora.errors import InvalidRequest, VideoNotFound
+from prefect_sora.retries import RetryPolicy, retry_after_seconds
+from prefect_sora.validation import validate_request
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_429_is_retried_after_the_retry_after_the_service_sent(
+    sora_emulator: Emulator, make_client: Any
+) -> None:
+    sora_emulator.configure(retry_after_seconds=0.6)
+    async with make_client() as client:
+        video = await client.create_video(validate_request(prompt="a fox"))
+        sora_emulator.inject("429", endpoint="retrieve")
+        before = sora_emulator.stats()["requests_total"]
+
+        started = time.monotonic()
+        polled = await client.retrieve_video(video.id)
+        elapsed = time.monotonic() - started
+
+    assert polled.id == video.id
+    assert sora_emulator.stats()["requests_total"] - before == 2
+    # The client's own backoff here is at most 0.02 s: only the hint explains the wait.
+    assert 0.55 <= elapsed < 1.5
+
+
+async def test_a_burst_of_5xx_on_a_read_is_retried_until_it_succeeds(sora_emulator: Emulator, make_client: Any) -> None:
+    async with make_client(max_retries=4) as client:
+        video = await client.create_video(validate_request(prompt="a fox"))
+        for status in ("500", "502", "503"):
+            sora_emulator.inject(status, endpoint="retrieve")
+
+        polled = await client.retrieve_video(video.id)
+
+    stats = sora_emulator.stats()
+    assert polled.id == video.id
+    assert stats["faults"] == {"500": 1, "502": 1, "503": 1}
+    assert stats["polls"] == {video.id: 1}
+    assert stats["requests_total"] == 1 + 4  # the create, then three failures and the success
+
+
+async def test_a_reset_read_is_retried(sora_emulator: Emulator, make_client: Any) -> None:
+    async with make_client() as client:
+        video = await client.create_video(validate_request(prompt="a fox"))
+        sora_emulator.inject("reset", endpoint="retrieve")
+
+        polled = await client.retrieve_video(video.id)
+
+    assert polled.id == video.id
+    assert sora_emulator.stats()["faults"] == {"reset": 1}
+
+
+async def test_a_4xx_is_never_retried(sora_emulator: Emulator, make_client: Any) -> None:
+    async with make_client(max_retries=4) as client:
+        with pytest.raises(VideoNotFound):
+            await client.retrieve_video("video_doesnotexist")
+
+    assert sora_emulator.stats()["requests_total"] == 1
+
+
+async def test_a_refused_create_is_sent_once(sora_emulator: Emulator, make_client: Any) -> None:
+    async with make_client(max_retries=4) as client:
+        with pytest.raises(InvalidRequest, match="emulator directive"):
+            await client.create_video(validate_request(prompt="a fox [emulator:nonsense]"))
+
+    stats = sora_emulator.stats()
+    assert stats["requests_total"] == 1
+    assert stats["lists"] == 0  # a 400 is not ambiguous: no lookup
+
+
+async def test_a_rate_limited_create_is_sent_again_and_makes_one_job(sora_emulator: Emulator, make_client: Any) -> None:
+    sora_emulator.configure(retry_after_seconds=0.1)
+    sora_emulator.inject("429", endpoint="create")
+    async with make_client() as client:
+        video = await client.create_video(validate_request(prompt="a fox"))
+        jobs = await client.list_videos()
+
+    stats = sora_emulator.stats()
+    assert stats["faults"] == {"429": 1}
+    assert stats["creates"] == 1
+    assert [job.id for job in jobs.data] == [video.id]
+    assert stats["lists"] == 1  # only ours: a 429 provably made no job, so no lookup
+
+
+@pytest.mark.parametrize("fault", ["500", "502", "503", "reset"])
+async def test_a_create_failing_before_the_service_saw_it_is_looked_up_then_sent_once_more(
+    sora_emulator: Emulator, make_client: Any, fault: str
+) -> None:
+    sora_emulator.inject(fault, endpoint="create")
+    async with make_client() as client:
+        video = await client.create_video(validate_request(prompt="a fox"))
+        lookups = sora_emulator.stats()["lists"]
+        jobs = await client.list_videos()
+
+    stats = sora_emulator.stats()
+    assert lookups == 1
+    assert stats["faults"] == {fault: 1}
+    assert stats["creates"] == 1
+    assert stats["requests_total"] == 2 + 1 + 1  # two creates, the lookup, our list
+    assert [job.id for job in jobs.data] == [video.id]
+
+
+async def test_a_create_whose_answer_was_lost_is_found_by_the_lookup_not_sent_again(
+    sora_emulator: Emulator, make_client: Any
+) -> None:
+    """The emulator cannot lose an answer after making a job, so the first answer is taken
+    away by a transport that drops it; the job itself is real, made by the emulator."""
+    async with make_client() as client:
+        original = client._http._transport  # the real connection pool, kept for every other request
+
+        class LoseFirstCreateAnswer(httpx.AsyncBaseTransport):
+            lost = False
+
+            async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+                response = await original.handle_async_request(request)
+                if request.method == "POST" and not self.lost:
+                    self.lost = True
+                    await response.aclose()
+                    raise httpx.ReadError("connection lost after the request was sent", request=request)
+                return response
+
+        client._http._transport = LoseFirstCreateAnswer()
+        video = await client.create_video(validate_request(prompt="a fox"))
+
+    stats = sora_emulator.stats()
+    assert stats["creates"] == 1
+    assert stats["lists"] == 1
+    assert video.prompt == "a fox"
+
+
+def test_retry_after_ms_wins_over_retry_after() -> None:
+    assert retry_after_seconds(httpx.Headers({"retry-after": "2", "retry-after-ms": "1500"})) == 1.5
+    assert retry_after_seconds(httpx.Headers({"retry-after": "2"})) == 2.0
+    assert retry_after_seconds(httpx.Headers({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"})) is None
+    assert retry_after_seconds(httpx.Headers({"retry-after": "-1"})) is None
+    assert retry_after_seconds(httpx.Headers({})) is None
+
+
+def test_backoff_doubles_within_full_jitter_and_is_capped() -> None:
+    policy = RetryPolicy(backoff_base=0.5, backoff_max=8.0)
+
+    for attempt, ceiling in ((1, 0.5), (2, 1.0), (3, 2.0), (4, 4.0), (5, 8.0), (9, 8.0)):
+        delays = [policy.delay(attempt) for _ in range(50)]
+        assert all(ceiling / 2 <= delay <= ceiling for delay in delays)
+    assert policy.delay(1, retry_after=3.0) == 3.0
