@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 
 from prefect_sora.client import SoraClient
 from prefect_sora.errors import JobFailed, JobPending, WaitTimeout
@@ -20,6 +21,10 @@ from prefect_sora.polling import PollSchedule, expected_duration
 logger = logging.getLogger("prefect_sora.waiting")
 
 OnChange = Callable[[Video], Awaitable[None]]
+
+#: Called with every change any wait in this context sees; the command line's
+#: progress bar listens here without the flows having to know about it.
+progress_listener: ContextVar[Callable[[Video], None] | None] = ContextVar("progress_listener", default=None)
 
 
 async def wait_for_video(
@@ -69,6 +74,8 @@ async def wait_for_video(
             seen = (current.status, current.progress)
             if on_change is not None:
                 await on_change(current)
+            if (listener := progress_listener.get()) is not None:
+                listener(current)
         if current.status == "completed":
             return current
         if current.status == "failed":

@@ -1,0 +1,38 @@
+"""Exit codes of the command line, and turning errors into them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+
+from prefect_sora.errors import BudgetExceeded, InvalidParameter, InvalidRequest, SoraError
+
+OK = 0
+BAD_INPUT = 2
+BUDGET = 3
+API_FAILURE = 4
+INTERRUPTED = 130
+
+err = Console(stderr=True, highlight=False)
+
+
+@contextmanager
+def exit_codes() -> Iterator[None]:
+    """Print an error as one clear line and exit with the code for its kind."""
+    try:
+        yield
+    except BudgetExceeded as exc:
+        err.print(f"[bold red]Refused:[/] {exc}")
+        raise typer.Exit(BUDGET) from None
+    except (InvalidParameter, InvalidRequest) as exc:
+        err.print(f"[bold red]Invalid input:[/] {exc}")
+        raise typer.Exit(BAD_INPUT) from None
+    except SoraError as exc:
+        err.print(f"[bold red]{type(exc).__name__}:[/] {exc}")
+        raise typer.Exit(API_FAILURE) from None
+    except KeyboardInterrupt:
+        err.print("Interrupted.")
+        raise typer.Exit(INTERRUPTED) from None

@@ -1,0 +1,105 @@
+"""What `generate` and `batch` share: credentials, the in-process emulator, quiet Prefect logs, progress."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from typing import TYPE_CHECKING
+
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from prefect_sora.cli._exit import BAD_INPUT, err
+
+if TYPE_CHECKING:
+    from prefect_sora.blocks import SoraCredentials
+    from prefect_sora.models import Video
+
+NO_CREDENTIALS = (
+    "No credentials. Pass --block NAME (a saved SoraCredentials block), or set SORA_API_KEY "
+    "(and SORA_BASE_URL for your gateway), or add --emulator to run on the local emulator."
+)
+
+
+@contextmanager
+def credentials_for(
+    *, block: str | None, base_url: str | None, use_emulator: bool, job_seconds: float
+) -> Iterator[SoraCredentials]:
+    """The credentials to run with, starting an in-process emulator for ``--emulator``."""
+    import typer
+
+    from prefect_sora.blocks import SoraCredentials
+
+    with ExitStack() as stack:
+        if use_emulator:
+            from prefect_sora.emulator import Emulator
+
+            emulator = stack.enter_context(Emulator(job_seconds=job_seconds))
+            err.print(f"Emulator running at {emulator.base_url}")
+            yield SoraCredentials(api_key="sk-emulator", base_url=emulator.base_url)
+            return
+        if block:
+            credentials = SoraCredentials.load(block)
+            yield credentials.model_copy(update={"base_url": base_url}) if base_url else credentials
+            return
+        if not os.environ.get("SORA_API_KEY", "").strip():
+            err.print(f"[bold red]{NO_CREDENTIALS}[/]")
+            raise typer.Exit(BAD_INPUT)
+        yield SoraCredentials.from_env(**({"base_url": base_url} if base_url else {}))
+
+
+@contextmanager
+def quiet_prefect_console(verbose: bool) -> Iterator[None]:
+    """Keep Prefect's run logs off the terminal (they still reach the Prefect API) unless --verbose."""
+    if verbose:
+        yield
+        return
+    # Logging is configured already (the command imported Prefect); lower the
+    # console handlers for this run only. ``main`` covers what runs at exit.
+    handlers = [
+        handler
+        for name in ("", "prefect", "prefect.flow_runs", "prefect.task_runs", "prefect_sora")
+        for handler in logging.getLogger(name).handlers
+        if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler)
+    ]
+    levels = [handler.level for handler in handlers]
+    for handler in handlers:
+        handler.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for handler, level in zip(handlers, levels, strict=True):
+            handler.setLevel(level)
+
+
+@contextmanager
+def progress_bar(total: int) -> Iterator[Callable[[Video], None]]:
+    """A live bar on stderr, fed by every status change the waits see."""
+    from prefect_sora.waiting import progress_listener
+
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+    seen: dict[str, float] = {}
+    bar: TaskID = progress.add_task("Waiting for the video" if total == 1 else f"0 of {total} videos done", total=100)
+
+    def listen(video: Video) -> None:
+        seen[video.id] = 100.0 if video.is_terminal else video.progress
+        if total == 1:
+            progress.update(bar, completed=seen[video.id], description=f"{video.id} {video.status}")
+        else:
+            done = sum(1 for value in seen.values() if value >= 100.0)
+            progress.update(bar, completed=sum(seen.values()) / total, description=f"{done} of {total} videos done")
+
+    token = progress_listener.set(listen)
+    try:
+        with progress:
+            yield listen
+    finally:
+        progress_listener.reset(token)
