@@ -83,7 +83,7 @@ def test_faults_can_be_scripted_over_http(admin: httpx.Client, api: httpx.Client
 
 def test_inject_refuses_unknown_faults(sora_emulator: Emulator) -> None:
     with pytest.raises(ValueError):
-        sora_emulator.inject("explode")
+        sora_emulator.inject("explode")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         sora_emulator.inject(429, count=0)
 

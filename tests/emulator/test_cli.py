@@ -153,3 +153,33 @@ def test_pytest_plugin_gives_users_a_fresh_emulator_per_test(tmp_path: Path) -> 
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "3 passed" in result.stdout
+
+
+def test_without_pillow_everything_works_and_images_are_png() -> None:
+    code = textwrap.dedent(
+        r"""
+        import sys
+        sys.modules["PIL"] = None  # import PIL now raises ImportError, as if not installed
+        import struct, time, zlib, httpx
+        from prefect_sora.emulator import Emulator
+
+        # The head of a 720x1280 PNG: signature and IHDR are all the size check reads.
+        ihdr = b"IHDR" + struct.pack(">IIBBBBB", 720, 1280, 8, 2, 0, 0, 0)
+        png = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + ihdr + struct.pack(">I", zlib.crc32(ihdr))
+        auth = {"Authorization": "Bearer sk"}
+        with Emulator(job_seconds=0.1) as emu, httpx.Client(base_url=emu.base_url, headers=auth) as api:
+            files = {"input_reference": ("r.png", png + bytes(64), "image/png")}
+            created = api.post("/videos", data={"model": "sora-2", "prompt": "p"}, files=files)
+            assert created.status_code == 200, created.text
+            video_id = created.json()["id"]
+            time.sleep(0.2)
+            for variant in ("thumbnail", "spritesheet"):
+                r = api.get(f"/videos/{video_id}/content", params={"variant": variant})
+                assert r.headers["content-type"] == "image/png", r.headers
+                assert r.content[:8] == b"\x89PNG\r\n\x1a\n"
+            assert api.get(f"/videos/{video_id}/content").headers["content-type"] == "video/mp4"
+        assert "PIL.Image" not in sys.modules
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr

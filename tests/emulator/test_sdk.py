@@ -82,7 +82,7 @@ def test_input_reference_upload_through_the_sdk(sora_emulator: Emulator) -> None
 def test_typed_errors(sora_emulator: Emulator) -> None:
     client = sdk(sora_emulator)
     with pytest.raises(openai.BadRequestError) as bad:
-        client.videos.create(model="sora-2", prompt="x", size="1920x1080")
+        client.videos.create(model="sora-2", prompt="x", size="1920x1080")  # type: ignore[arg-type]
     assert bad.value.status_code == 400 and bad.value.param == "size"
     assert bad.value.request_id is not None and bad.value.request_id.startswith("req_")
     with pytest.raises(openai.NotFoundError):
