@@ -179,11 +179,11 @@ def test_thumbnail_and_spritesheet_are_real_images(
 
 
 def test_content_expires_after_the_ttl_with_a_410(api: httpx.Client) -> None:
-    video = create(api, prompt="short-lived [emulator:ttl=0.3]")
+    video = create(api, prompt="short-lived [emulator:ttl=0.6]")
     done = wait_status(api, video["id"], "completed")
     assert done["expires_at"] is not None and done["expires_at"] >= done["completed_at"]
     assert api.get(f"/videos/{video['id']}/content").status_code == 200
-    time.sleep(0.35)
+    time.sleep(0.65)
     assert_error(api.get(f"/videos/{video['id']}/content"), 410, code="video_expired")
     assert api.get(f"/videos/{video['id']}").json()["status"] == "completed"
 
