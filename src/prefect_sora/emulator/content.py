@@ -22,6 +22,10 @@ from prefect_sora.emulator.state import ContentTarget
 
 _CHUNK_BYTES = 1 << 20
 _CHUNK = bytes(range(256)) * (_CHUNK_BYTES // 256)
+# A synthetic body still opens like an MP4 (an `ftyp` box), since clients rightly
+# refuse to store a "video" that does not; the rest is filler.
+_FTYP = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomavc1"
+_FIRST_CHUNK = _FTYP + _CHUNK[len(_FTYP) :]
 
 
 def _media() -> ModuleType:
@@ -41,11 +45,12 @@ def image_info(data: bytes) -> tuple[str, int, int] | None:
 
 
 async def _repeat(total: int) -> AsyncIterator[bytes]:
-    view = memoryview(_CHUNK)
+    chunk = _FIRST_CHUNK
     left = total
     while left > 0:
         step = min(left, _CHUNK_BYTES)
-        yield bytes(view[:step]) if step < _CHUNK_BYTES else _CHUNK
+        yield chunk[:step] if step < _CHUNK_BYTES else chunk
+        chunk = _CHUNK
         left -= step
 
 
