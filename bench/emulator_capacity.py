@@ -209,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--create-concurrency", type=int, default=50, help="creates in flight")
     parser.add_argument("--job-seconds", type=float, default=600.0, help="job duration (long: all jobs stay in flight)")
     parser.add_argument("--cli", action="store_true", help="start it with `prefect-sora emulator`")
+    parser.add_argument("--output", help="also write the JSON to this file (e.g. bench/results/capacity.json)")
     options = parser.parse_args(argv)
     figures = run(
         jobs=options.jobs,
@@ -219,8 +220,11 @@ def main(argv: list[str] | None = None) -> int:
         job_seconds=options.job_seconds,
         use_cli=options.cli,
     )
-    json.dump(figures, sys.stdout, indent=2)
-    sys.stdout.write("\n")
+    text = json.dumps(figures, indent=2) + "\n"
+    sys.stdout.write(text)
+    if options.output:
+        with open(options.output, "w") as output:
+            output.write(text)
     return 0 if figures["jobs_created"] == options.jobs and not figures["poll_errors"] else 1
 
 

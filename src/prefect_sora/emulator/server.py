@@ -99,7 +99,10 @@ def serve(
     port: int = 8000,
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
-    """Serve the emulator in the foreground until SIGINT/SIGTERM, then return normally.
+    """Serve the emulator in the foreground; Ctrl-C (SIGINT) shuts it down and returns.
+
+    SIGTERM also shuts it down gracefully, after which uvicorn re-raises the signal, so the
+    process ends the conventional way for a terminated process.
 
     Args:
         config: How the emulator behaves.
