@@ -42,7 +42,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 @dataclass(slots=True)
 class ScriptedFault:
-    """ "The next `remaining` requests to `endpoint` (None: any) get `fault`"."""
+    """A scripted fault: the next `remaining` requests to `endpoint` (None: any) get `fault`."""
 
     fault: FaultKind
     remaining: int
