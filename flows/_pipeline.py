@@ -22,6 +22,7 @@ import fsspec
 from prefect_sora.client import ImageReference, ImageUpload, SoraClient, find_matching_job
 from prefect_sora.errors import (
     ContentExpired,
+    InvalidParameter,
     JobFailed,
     SoraError,
     SubmissionUncertain,
@@ -74,6 +75,13 @@ class Policy:
 
     resubmit_failed: int = 0
     regenerate_expired: bool = False
+
+    #: A hard cap, so a typo cannot turn a moderation loop into a spending loop.
+    MAX_RESUBMITS = 10
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.resubmit_failed <= self.MAX_RESUBMITS:
+            raise InvalidParameter("resubmit_failed", self.resubmit_failed, f"must be 0 to {self.MAX_RESUBMITS}")
 
 
 @dataclass

@@ -54,6 +54,7 @@ async def batch_text_to_video(
     idempotency_key: str | None = None,
     timeout_seconds: float | None = 3600.0,
     resubmit_failed: int = 0,
+    regenerate_expired: bool = False,
     storage_options: dict[str, Any] | None = None,
     journal_url: str | None = None,
 ) -> BatchResult:
@@ -75,6 +76,7 @@ async def batch_text_to_video(
         idempotency_key: Resume key; defaults to the flow run's id.
         timeout_seconds: Longest wait for one job.
         resubmit_failed: Times a failed job (not billed) may be resubmitted, per item.
+        regenerate_expired: If the download window closed, generate the video again (pays again).
         storage_options: fsspec options for ``out``.
         journal_url: Where the resume journal lives (default ``{out}/.prefect-sora/journal``).
 
@@ -119,7 +121,7 @@ async def batch_text_to_video(
     progress = BatchProgress(len(checked))
     await progress.start()
     gate = asyncio.Semaphore(concurrency)
-    policy = Policy(resubmit_failed=resubmit_failed)
+    policy = Policy(resubmit_failed=resubmit_failed, regenerate_expired=regenerate_expired)
     async with creds.get_client() as client:
         steps = ClientSteps(client, out if out.endswith("/") else f"{out}/", timeout_seconds, storage_options)
 

@@ -29,6 +29,8 @@ async def image_to_video(
     credentials: SoraCredentials | str | None = None,
     idempotency_key: str | None = None,
     timeout_seconds: float | None = 3600.0,
+    resubmit_failed: int = 0,
+    regenerate_expired: bool = False,
     image_storage_options: dict[str, Any] | None = None,
     storage_options: dict[str, Any] | None = None,
     journal_url: str | None = None,
@@ -50,6 +52,8 @@ async def image_to_video(
         credentials: A ``SoraCredentials`` block, a saved block's name, or None for the environment.
         idempotency_key: Resume key; defaults to the flow run's id.
         timeout_seconds: Longest wait for the job.
+        resubmit_failed: Times a failed job (not billed) may be resubmitted.
+        regenerate_expired: If the download window closed, generate the video again (pays again).
         image_storage_options: fsspec options for ``image_url``.
         storage_options: fsspec options for ``out``.
         journal_url: Where the resume journal lives.
@@ -93,5 +97,5 @@ async def image_to_video(
         journal_url=journal_url,
         storage_options=storage_options,
         timeout_seconds=timeout_seconds,
-        policy=Policy(),
+        policy=Policy(resubmit_failed=resubmit_failed, regenerate_expired=regenerate_expired),
     )

@@ -28,6 +28,7 @@ async def text_to_video(
     idempotency_key: str | None = None,
     timeout_seconds: float | None = 3600.0,
     resubmit_failed: int = 0,
+    regenerate_expired: bool = False,
     storage_options: dict[str, Any] | None = None,
     journal_url: str | None = None,
 ) -> VideoResult:
@@ -50,6 +51,7 @@ async def text_to_video(
         idempotency_key: Resume key; defaults to the flow run's id.
         timeout_seconds: Longest wait for the job.
         resubmit_failed: Times a failed job (not billed) may be resubmitted.
+        regenerate_expired: If the download window closed, generate the video again (pays again).
         storage_options: fsspec options for ``out`` (e.g. S3 endpoint and keys).
         journal_url: Where the resume journal lives (default ``{out}/.prefect-sora/journal``).
 
@@ -82,5 +84,5 @@ async def text_to_video(
         journal_url=journal_url,
         storage_options=storage_options,
         timeout_seconds=timeout_seconds,
-        policy=Policy(resubmit_failed=resubmit_failed),
+        policy=Policy(resubmit_failed=resubmit_failed, regenerate_expired=regenerate_expired),
     )
