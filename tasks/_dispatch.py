@@ -24,11 +24,12 @@ class DualTask(Task[..., Any]):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         call = super().__call__(*args, **kwargs)
-        if is_in_async_context() or kwargs.get("return_state"):
+        if is_in_async_context():
             return call
+        # With return_state=True the coroutine resolves to the State: run it all the same.
         return run_coro_as_sync(call)
 
-    def with_options(self, **options: Any) -> DualTask:  # type: ignore[override]
+    def with_options(self, **options: Any) -> DualTask:
         task = super().with_options(**options)
         task.__class__ = DualTask
         return task  # type: ignore[return-value]
