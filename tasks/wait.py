@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from prefect import Task
 from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.client.schemas.objects import TaskRun
+from prefect.client.schemas.objects import State, TaskRun
 from prefect.context import TaskRunContext
-from prefect.states import State
 
 from prefect_sora.blocks.credentials import SoraCredentials
 from prefect_sora.errors import JobPending, TransientError
@@ -20,8 +20,19 @@ from prefect_sora.tasks._common import run_logger
 from prefect_sora.tasks._dispatch import dual_task
 from prefect_sora.waiting import wait_for_video
 
-#: First start of each await_video task run, so its deadline spans every retry.
-_first_started: dict[UUID, float] = {}
+
+@dataclass
+class _Run:
+    """What one await_video task run carries from attempt to attempt."""
+
+    started: float
+    artifact: UUID | None = None
+    status: str | None = None
+
+
+#: Each await_video task run's first start, artifact and last logged status, so the
+#: deadline spans every retry and a retry neither repeats a status nor adds an artifact.
+_runs: dict[UUID, _Run] = {}
 
 
 def retry_while_pending(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
@@ -93,27 +104,27 @@ async def await_video(
     context = TaskRunContext.get()
     run_id = context.task_run.id if context else None
     now = time.monotonic()
-    first = _first_started.setdefault(run_id, now) if run_id else now
+    retrying = run_id is not None and run_id in _runs
+    run = _runs.setdefault(run_id, _Run(now)) if run_id else _Run(now)
+    first = run.started
     remaining = None if timeout_seconds is None else max(0.0, timeout_seconds - (now - first))
     window = poll_window_seconds if remaining is None else min(poll_window_seconds, remaining)
     logger = run_logger(__name__)
     video_id = video if isinstance(video, str) else video.id
-    artifact: list[UUID] = []
-    last_status: list[str] = []
 
     async def on_change(current: Video) -> None:
-        if not last_status or last_status[-1] != current.status:
-            last_status.append(current.status)
+        if run.status != current.status:
+            run.status = current.status
             logger.info("Video %s is %s (%.0f%%)", current.id, current.status, current.progress)
         else:
             logger.debug("Video %s progress %.0f%%", current.id, current.progress)
         if progress_artifact and context is not None:
-            if not artifact:
-                artifact.append(
-                    await acreate_progress_artifact(progress=current.progress, description=f"Sora video {current.id}")
+            if run.artifact is None:
+                run.artifact = await acreate_progress_artifact(
+                    progress=current.progress, description=f"Sora video {current.id}"
                 )
             else:
-                await aupdate_progress_artifact(artifact[0], progress=current.progress)
+                await aupdate_progress_artifact(run.artifact, progress=current.progress)
 
     retried = False
     try:
@@ -123,7 +134,8 @@ async def await_video(
             last_attempt = remaining is not None and remaining <= poll_window_seconds
             completed = await wait_for_video(
                 client,
-                video,
+                # A retry starts from a fresh poll: the job passed in is as old as the first attempt.
+                video_id if retrying else video,
                 timeout=remaining if last_attempt else None,
                 window=None if last_attempt else window,
                 on_change=on_change,
@@ -133,6 +145,6 @@ async def await_video(
         raise
     finally:
         if run_id is not None and not retried:
-            _first_started.pop(run_id, None)
+            _runs.pop(run_id, None)
     logger.info("Video %s completed after %.0fs", video_id, time.monotonic() - first)
     return completed
