@@ -1,0 +1,119 @@
+"""Fixtures for the tasks: the Prefect test server, credentials for the emulator, S3 on moto, a rogue server."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from prefect_sora.blocks import SoraCredentials
+from prefect_sora.emulator import Emulator
+
+#: What a rogue server answers: (status, headers, body) for a method and path.
+Answer = tuple[int, dict[str, str], bytes]
+Responder = Callable[[str, str, dict[str, str]], Answer]
+
+
+@pytest.fixture(autouse=True)
+def _prefect_test_server(prefect_server: None) -> None:
+    """Every task test runs against the session's real Prefect server."""
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def api_key() -> str:
+    """Distinctive, so that a leak into a message, a log line or a state is found by a plain search."""
+    return "sk-test-LEAKCANARY-2d8e6b04a1"
+
+
+@pytest.fixture
+def credentials(sora_emulator: Emulator, api_key: str) -> SoraCredentials:
+    return SoraCredentials(api_key=api_key, base_url=sora_emulator.base_url)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A moto S3 server on loopback for the session, with the bucket ``videos`` in it."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    s3 = boto3.client(
+        "s3", endpoint_url=endpoint, aws_access_key_id="x", aws_secret_access_key="y", region_name="us-east-1"
+    )
+    s3.create_bucket(Bucket="videos")
+    yield endpoint
+    server.stop()
+
+
+@pytest.fixture
+def s3_options(s3_endpoint: str) -> dict[str, Any]:
+    """``storage_options`` for s3fs against the moto server."""
+    return {"client_kwargs": {"endpoint_url": s3_endpoint, "region_name": "us-east-1"}, "key": "x", "secret": "y"}
+
+
+@pytest.fixture
+def rogue_server() -> Iterator[Callable[[Responder], str]]:
+    """Start a loopback HTTP server that answers whatever ``responder`` says; returns its ``/v1`` URL.
+
+    For the cases the emulator, which follows the API, cannot produce: a JSON body served
+    as a video, an unsafe id, a key echoed back in an error.
+    """
+    servers: list[ThreadingHTTPServer] = []
+
+    def start(responder: Responder) -> str:
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                if length:
+                    self.rfile.read(length)
+                status, headers, body = responder(self.command, self.path, dict(self.headers.items()))
+                self.send_response(status)
+                for name, value in {"content-length": str(len(body)), **headers}.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_DELETE = _answer
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/v1"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def log_records(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    """Every log record at DEBUG and up; Prefect's run loggers propagate to the root, where caplog listens."""
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="prefect")
+    return caplog
+
+
+@pytest.fixture
+def prefect_client() -> Iterator[Any]:
+    """A sync client of the test server, to read task runs, artifacts and logs back."""
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:
+        yield client
