@@ -22,7 +22,9 @@ NOT_SENT_ERRORS: tuple[type[httpx.TransportError], ...] = (
     httpx.UnsupportedProtocol,
 )
 
-RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+# Not 409: the API answers it for content or a remix of a job that is not completed
+# (or failed), which is ContentNotReady, an InvalidRequest; retrying cannot fix it.
+RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
 
 @dataclass(frozen=True)
