@@ -8,8 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
+from prefect_sora.client import SoraClient
 from prefect_sora.emulator import Emulator
-from prefect_sora.errors import InvalidRequest, VideoNotFound
+from prefect_sora.errors import AuthenticationFailed, ContentNotReady, InvalidRequest, VideoNotFound
 from prefect_sora.retries import RetryPolicy, retry_after_seconds
 from prefect_sora.validation import validate_request
 
@@ -61,12 +62,38 @@ async def test_a_reset_read_is_retried(sora_emulator: Emulator, make_client: Any
     assert sora_emulator.stats()["faults"] == {"reset": 1}
 
 
-async def test_a_4xx_is_never_retried(sora_emulator: Emulator, make_client: Any) -> None:
+async def test_a_404_is_never_retried(sora_emulator: Emulator, make_client: Any) -> None:
     async with make_client(max_retries=4) as client:
         with pytest.raises(VideoNotFound):
             await client.retrieve_video("video_doesnotexist")
 
     assert sora_emulator.stats()["requests_total"] == 1
+
+
+@pytest.mark.parametrize(
+    ("prompt", "error"),
+    [("a fox [emulator:stuck]", ContentNotReady), ("a fox [emulator:fail] [emulator:seconds=0]", ContentNotReady)],
+    ids=["409-not-ready", "409-failed"],
+)
+async def test_content_refused_with_a_409_is_asked_for_once(
+    sora_emulator: Emulator, make_client: Any, prompt: str, error: type[Exception]
+) -> None:
+    async with make_client(max_retries=4) as client:
+        video = await client.create_video(validate_request(prompt=prompt))
+        with pytest.raises(error):
+            async with client.stream_content(video.id):
+                pass
+
+    assert sora_emulator.stats()["responses_by_status"] == {"200": 1, "409": 1}
+
+
+async def test_a_401_is_never_retried(api_key: str) -> None:
+    with Emulator(api_key="sk-the-emulators-own-key") as guarded:
+        async with SoraClient(api_key=api_key, base_url=guarded.base_url) as client:
+            with pytest.raises(AuthenticationFailed):
+                await client.list_videos()
+
+        assert guarded.stats()["requests_total"] == 1
 
 
 async def test_a_refused_create_is_sent_once(sora_emulator: Emulator, make_client: Any) -> None:
