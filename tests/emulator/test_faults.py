@@ -158,3 +158,12 @@ def test_synthetic_content_streams_a_large_body_of_exactly_that_size() -> None:
         assert received == size
         thumbnail = api.get(f"/videos/{video_id}/content", params={"variant": "thumbnail"})
         assert thumbnail.headers["content-type"].startswith("image/"), "only the video is synthetic"
+
+
+def test_a_lost_create_makes_the_job_but_resets_the_connection(api: httpx.Client, sora_emulator: Emulator) -> None:
+    sora_emulator.inject("lost", endpoint="create")
+    with pytest.raises(httpx.TransportError):
+        api.post("/videos", json={"model": "sora-2", "prompt": "lost"})
+    stats = sora_emulator.stats()
+    assert stats["creates"] == 1 and stats["faults"] == {"lost": 1}
+    assert [video["prompt"] for video in api.get("/videos").json()["data"]] == ["lost"]

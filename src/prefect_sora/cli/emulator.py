@@ -34,6 +34,7 @@ def emulator(
     slow_rate: float = typer.Option(0.0, help="Share of requests delayed by --slow-seconds."),
     slow_seconds: float = typer.Option(2.0, help="Delay of a slow request."),
     truncate_rate: float = typer.Option(0.0, help="Share of downloads cut short."),
+    lost_rate: float = typer.Option(0.0, help="Share of requests carried out whose answer is then lost (reset)."),
     synthetic_content_bytes: int | None = typer.Option(
         None, help="Serve every video as a synthetic body of this many bytes."
     ),
@@ -56,6 +57,7 @@ def emulator(
         "slow_rate": slow_rate,
         "slow_seconds": slow_seconds,
         "truncate_rate": truncate_rate,
+        "lost_rate": lost_rate,
         "synthetic_content_bytes": synthetic_content_bytes,
     }
     try:

@@ -16,10 +16,12 @@ Endpoint = Literal["create", "retrieve", "list", "delete", "content", "remix"]
 
 ALL_ENDPOINTS: tuple[Endpoint, ...] = ("create", "retrieve", "list", "delete", "content", "remix")
 
-FaultKind = Literal["429", "500", "502", "503", "reset", "slow", "truncate"]
-"""What an injected request fault does: an HTTP error, a TCP reset, a delay or a cut body."""
+FaultKind = Literal["429", "500", "502", "503", "reset", "slow", "truncate", "lost"]
+"""What an injected request fault does: an HTTP error, a TCP reset, a delay, a cut body, or
+`lost`: the request is carried out (a job is created) and then the connection is reset
+instead of answering, the case that tempts a client to pay twice."""
 
-FAULT_KINDS: tuple[FaultKind, ...] = ("429", "500", "502", "503", "reset", "slow", "truncate")
+FAULT_KINDS: tuple[FaultKind, ...] = ("429", "500", "502", "503", "reset", "slow", "truncate", "lost")
 
 BurstStatus = Literal[500, 502, 503]
 
@@ -70,6 +72,7 @@ class EmulatorConfig(BaseModel):
     slow_rate: float = _rate()
     slow_seconds: float = Field(default=2.0, ge=0.0)
     truncate_rate: float = _rate()
+    lost_rate: float = _rate()
     fault_endpoints: list[Endpoint] = Field(default_factory=lambda: list(ALL_ENDPOINTS))
 
     content_ttl_seconds: float = Field(default=3600.0, ge=0.0)
@@ -91,6 +94,7 @@ class EmulatorConfig(BaseModel):
             self.reset_rate,
             self.slow_rate,
             self.truncate_rate,
+            self.lost_rate,
         )
         if sum(request_rates) > 1.0:
             raise ValueError("the request fault rates must not add up to more than 1")

@@ -1,4 +1,4 @@
-"""Request-level fault injection: 429s, 5xx bursts, TCP resets, slow answers, cut bodies.
+"""Request-level fault injection: 429s, 5xx bursts, TCP resets, slow answers, cut bodies, lost answers.
 
 Two sources decide a request's fault, in this order:
 
@@ -121,8 +121,11 @@ class FaultPlanner:
         if roll < threshold:
             return "slow"
         threshold += config.truncate_rate
-        if roll < threshold and endpoint == "content":
-            return "truncate"
+        if roll < threshold:
+            return "truncate" if endpoint == "content" else None
+        threshold += config.lost_rate
+        if roll < threshold:
+            return "lost"
         return None
 
 
@@ -224,6 +227,8 @@ class FaultMiddleware:
             await self._error(fault, stamped_send)
         elif fault == "reset":
             await self._reset(send, stamped_send)
+        elif fault == "lost":
+            await self._lose(scope, receive, send)
         elif fault == "slow":
             await asyncio.sleep(self.state.config.slow_seconds)
             await self.app(scope, receive, stamped_send)
@@ -240,6 +245,15 @@ class FaultMiddleware:
             headers.append((b"retry-after-ms", str(int(wait * 1000)).encode()))
         await send({"type": "http.response.start", "status": int(fault), "headers": headers})
         await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    async def _lose(self, scope: Scope, receive: Receive, raw_send: Send) -> None:
+        # The work is done (and counted), but the answer never leaves: the client
+        # cannot tell whether its create made a job.
+        async def swallow(message: Message) -> None:
+            return None
+
+        await self.app(scope, receive, swallow)
+        await self._reset(raw_send, raw_send)
 
     async def _reset(self, raw_send: Send, send: Send) -> None:
         transport = _transport_of(raw_send)

@@ -20,7 +20,7 @@ from typing import Any
 import uvicorn
 
 from prefect_sora.emulator.app import create_app
-from prefect_sora.emulator.config import EmulatorConfig, Endpoint, FaultKind
+from prefect_sora.emulator.config import FAULT_KINDS, EmulatorConfig, Endpoint, FaultKind
 from prefect_sora.emulator.state import EmulatorState
 
 _STARTUP_TIMEOUT = 15.0
@@ -270,12 +270,12 @@ class Emulator:
         """Give the next `count` requests to `endpoint` (None: any) the fault `fault`.
 
         Args:
-            fault: 429, 500, 502, 503, "reset", "slow" or "truncate".
+            fault: 429, 500, 502, 503, "reset", "slow", "truncate" or "lost" (carried out, answer lost).
             count: How many requests get it.
             endpoint: create, retrieve, list, delete, content or remix; None for any.
         """
         kind = str(fault)
-        if kind not in ("429", "500", "502", "503", "reset", "slow", "truncate"):
+        if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {fault!r}")
         if count < 1:
             raise ValueError("count must be at least 1")

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from prefect_sora.images import ImageFormat, ImageInfo, image_info
+
 from ._h264 import encode
 from ._images import DEFAULT_FPS, pillow_available, render_spritesheet, render_thumbnail
 from ._mp4 import frame_timing, mux
-from prefect_sora.images import ImageFormat, ImageInfo, image_info
 from ._scene import Scene
 
 __all__ = [
@@ -49,9 +50,7 @@ def parse_size(size: str) -> tuple[int, int]:
     return int(width), int(height)
 
 
-def render_mp4(
-    width: int, height: int, seconds: float, *, seed: int = 0, fps: int = DEFAULT_FPS
-) -> bytes:
+def render_mp4(width: int, height: int, seconds: float, *, seed: int = 0, fps: int = DEFAULT_FPS) -> bytes:
     """A playable H.264 MP4 of width x height lasting exactly `seconds`.
 
     The result is cached per argument set: the emulator serves the same few sizes

@@ -69,20 +69,14 @@ def png(width: int, height: int, rows: list[bytes]) -> bytes:
     """An 8-bit RGB PNG from packed rows, each given filter type 0 (None)."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-        )
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     pixels = zlib.compress(b"".join(b"\x00" + row for row in rows), 6)
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
-    )
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
 
 
-def _encode(
-    width: int, height: int, rows: list[bytes], pillow_format: Literal["WEBP", "JPEG"]
-) -> tuple[bytes, str]:
+def _encode(width: int, height: int, rows: list[bytes], pillow_format: Literal["WEBP", "JPEG"]) -> tuple[bytes, str]:
     if not pillow_available():
         return png(width, height, rows), "image/png"
     from PIL import Image  # optional extra, imported only when asked for
@@ -116,9 +110,7 @@ def spritesheet_layout(width: int, height: int, seconds: float) -> tuple[int, in
     return cells, columns, -(-cells // columns), cell_w, cell_h
 
 
-def render_spritesheet(
-    width: int, height: int, seconds: float, *, seed: int = 0
-) -> tuple[bytes, str]:
+def render_spritesheet(width: int, height: int, seconds: float, *, seed: int = 0) -> tuple[bytes, str]:
     """A grid of small frames sampled evenly across the clip, row by row.
 
     Returns:

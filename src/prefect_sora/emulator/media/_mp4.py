@@ -92,9 +92,7 @@ def _sample_entry(stream: H264Stream, width: int, height: int) -> bytes:
     )
 
 
-def _sample_table(
-    stream: H264Stream, timing: Timing, sizes: list[int], width: int, height: int, offset: int
-) -> bytes:
+def _sample_table(stream: H264Stream, timing: Timing, sizes: list[int], width: int, height: int, offset: int) -> bytes:
     runs = [(timing.frames - 1, timing.delta), (1, timing.last_delta)]
     if timing.last_delta == timing.delta:
         runs = [(timing.frames, timing.delta)]
@@ -116,9 +114,7 @@ def _sample_table(
     )
 
 
-def _moov(
-    stream: H264Stream, timing: Timing, sizes: list[int], width: int, height: int, offset: int
-) -> bytes:
+def _moov(stream: H264Stream, timing: Timing, sizes: list[int], width: int, height: int, offset: int) -> bytes:
     scale, duration = timing.timescale, timing.duration
     mvhd = _full_box(
         b"mvhd",
