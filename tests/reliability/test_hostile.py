@@ -42,7 +42,7 @@ async def test_a_video_id_with_dots_and_slashes_cannot_escape_the_destination(tm
     from prefect_sora.storage import file_name, resolve_destination
 
     for hostile_id in ("../../escape", "..", "/etc/passwd", "a/../../b", "..\\..\\win"):
-        fs, path = resolve_destination(f"{tmp_path}/out/", file_name(hostile_id, "video", "video/mp4"))
+        _, path = resolve_destination(f"{tmp_path}/out/", file_name(hostile_id, "video", "video/mp4"))
         assert Path(path).resolve().parent == (tmp_path / "out").resolve(), hostile_id
 
 
