@@ -64,6 +64,7 @@ async def run_single(
 ) -> VideoResult:
     """Produce one video with the atomic tasks; raise its error if it did not end stored."""
     journal = journal_for(out, key, journal_url, storage_options)
+    await journal.sweep()
     steps = TaskSteps(credentials, out, timeout_seconds, storage_options)
     logger = run_logger(__name__)
     async with credentials.get_client() as client:

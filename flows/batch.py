@@ -115,6 +115,7 @@ async def batch_text_to_video(
     check_budget(total, max_cost_usd)
     key = run_key(idempotency_key)
     journal = journal_for(out if out.endswith("/") else f"{out}/", key, journal_url, storage_options)
+    await journal.sweep()
     logger = run_logger(__name__)
     logger.info("Batch of %d videos, estimated $%s; resume key %s", len(checked), total, key)
 

@@ -91,6 +91,10 @@ class Journal:
         entry.updated_at = time.time()
         await asyncio.to_thread(self._write, entry)
 
+    async def sweep(self) -> None:
+        """Remove half-written records a killed process left behind (once, at the start of a run)."""
+        await asyncio.to_thread(self._sweep)
+
     async def known_ids(self) -> frozenset[str]:
         """Every job id any record of this key holds, so a lookup never adopts a sibling's job."""
         entries = await asyncio.to_thread(self._read_all)
@@ -118,6 +122,17 @@ class Journal:
             with self.fs.open(path, "rb") as handle:
                 entries.append(JournalEntry.model_validate_json(handle.read()))
         return entries
+
+    def _sweep(self) -> None:
+        try:
+            leftovers = self.fs.glob(posixpath.join(self.folder, "*.tmp"))
+        except FileNotFoundError:
+            return
+        for leftover in leftovers:
+            try:
+                self.fs.rm(leftover)
+            except FileNotFoundError:
+                pass
 
     def _write(self, entry: JournalEntry) -> None:
         self.fs.makedirs(self.folder, exist_ok=True)
