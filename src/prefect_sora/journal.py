@@ -17,6 +17,7 @@ each write replaces the whole record atomically, so no locking is needed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import posixpath
@@ -129,10 +130,8 @@ class Journal:
         except FileNotFoundError:
             return
         for leftover in leftovers:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 self.fs.rm(leftover)
-            except FileNotFoundError:
-                pass
 
     def _write(self, entry: JournalEntry) -> None:
         self.fs.makedirs(self.folder, exist_ok=True)
