@@ -19,8 +19,16 @@ Responder = Callable[[str, str, dict[str, str]], Answer]
 
 
 @pytest.fixture(autouse=True)
-def _prefect_test_server(prefect_server: None) -> None:
-    """Every task test runs against the session's real Prefect server."""
+def _prefect_test_server(prefect_server: None) -> Iterator[None]:
+    """Every task test runs against the session's real Prefect server.
+
+    Flow heartbeats are off: on exit a sync flow joins the heartbeat thread, which
+    sleeps in one-second steps, so each flow would take a second longer.
+    """
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
 
 
 @pytest.fixture

@@ -158,7 +158,7 @@ def test_a_create_lost_before_the_service_saw_it_is_resent_once_and_makes_one_jo
 
 
 def test_a_remix_starts_from_a_completed_video(credentials: SoraCredentials, sora_emulator: Emulator) -> None:
-    source = await_video(credentials, submit_video(credentials, "a red kite [emulator:seconds=0.1]"))
+    source = await_video(credentials, submit_video(credentials, "a red kite [emulator:seconds=0]"))
 
     remix = submit_remix(credentials, source, "make the kite blue")
 

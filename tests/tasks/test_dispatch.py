@@ -1,0 +1,78 @@
+"""The async tasks work from async flows, from sync flows (a value, not a coroutine), and with submit/map."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from decimal import Decimal
+
+from prefect import flow, unmapped
+from prefect.futures import PrefectFuture
+from prefect.states import State
+
+from prefect_sora.blocks import SoraCredentials
+from prefect_sora.emulator import Emulator
+from prefect_sora.models import Video
+from prefect_sora.pricing import CostEstimate
+from prefect_sora.tasks import await_video, estimate_cost, submit_video
+
+FAST = "[emulator:seconds=0]"
+
+
+def test_an_async_flow_awaits_the_tasks(credentials: SoraCredentials) -> None:
+    @flow
+    async def generate() -> tuple[Video, CostEstimate]:
+        video = await submit_video(credentials, f"a heron {FAST}")
+        return await await_video(credentials, video), estimate_cost(seconds=8)
+
+    video, cost = asyncio.run(generate())
+
+    assert isinstance(video, Video) and video.status == "completed"
+    assert cost.total_usd == Decimal("0.80")
+
+
+def test_a_sync_flow_gets_values_not_coroutines(credentials: SoraCredentials) -> None:
+    seen: list[object] = []
+
+    @flow
+    def generate() -> Video:
+        video = submit_video(credentials, f"a heron {FAST}")
+        completed = await_video(credentials, video)
+        seen.extend([video, completed])
+        return completed
+
+    result = generate()
+
+    assert not [value for value in seen if inspect.isawaitable(value)]
+    assert all(isinstance(value, Video) for value in seen)
+    assert result.status == "completed"
+
+
+def test_a_sync_flow_can_ask_for_the_state(credentials: SoraCredentials) -> None:
+    @flow
+    def generate() -> tuple[bool, str]:
+        state = submit_video(credentials, f"a heron {FAST}", return_state=True)
+        return isinstance(state, State) and state.is_completed(), state.result().status
+
+    is_completed_state, status = generate()
+
+    assert is_completed_state
+    assert status == "completed"
+
+
+def test_submit_and_map_in_a_sync_flow(credentials: SoraCredentials, sora_emulator: Emulator) -> None:
+    prompts = [f"a heron {FAST}", f"a crane {FAST}", f"an egret {FAST}"]
+
+    @flow
+    def generate() -> list[Video]:
+        first = submit_video.submit(credentials, prompts[0])
+        assert isinstance(first, PrefectFuture)
+        others = submit_video.map(unmapped(credentials), prompts[1:])
+        waited = await_video.map(unmapped(credentials), [first, *others])
+        return [future.result() for future in waited]
+
+    videos = generate()
+
+    assert [video.prompt for video in videos] == prompts
+    assert all(video.status == "completed" for video in videos)
+    assert sora_emulator.stats()["creates"] == 3
