@@ -68,6 +68,8 @@ async def wait_for_video(
         if current is None:
             polled = await client.poll_video(video_id)
             current, hint = polled.video, polled.poll_after
+            if not schedule.observations:
+                _resume(schedule, current, clock())
         now = clock()
         schedule.observe(now, current.status, current.progress)
         if (current.status, current.progress) != seen:
@@ -115,6 +117,14 @@ async def wait_for_video(
         )
         await asyncio.sleep(delay)
         current = None
+
+
+def _resume(schedule: PollSchedule, video: Video, now: float) -> None:
+    """Fit the schedule to a job first seen by id: its own prior, and its age from ``created_at``."""
+    schedule.expected_seconds = expected_duration(video.seconds, video.size)
+    if video.created_at is not None:
+        # The server's clock, in whole seconds: only ever makes the job older than the wait.
+        schedule.started = min(schedule.started, now - max(0.0, time.time() - video.created_at))
 
 
 __all__ = ["TERMINAL_STATUSES", "wait_for_video"]
