@@ -12,14 +12,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
 import fsspec
 
-from prefect_sora.client import ImageReference, ImageUpload, SoraClient, find_matching_job
+from prefect_sora.client import ImageReference, ImageUpload, SoraClient
 from prefect_sora.errors import (
     ContentExpired,
     InvalidParameter,
@@ -32,6 +34,7 @@ from prefect_sora.flows.results import ItemStatus, VideoResult
 from prefect_sora.journal import Journal, JournalEntry, fingerprint
 from prefect_sora.models import StoredVideo, Video, VideoRequest
 from prefect_sora.pricing import CostEstimate
+from prefect_sora.reconcile import find_matching_job
 
 
 @dataclass(frozen=True)
@@ -166,32 +169,81 @@ async def _ensure_submitted(
     if entry.video_id is not None:
         logger.info("Item %d: resuming video %s without a new create", job.index, entry.video_id)
         return entry.video_id
-    known = await journal.known_ids()
+    gate = _gates.setdefault(journal, _SubmitGate())
     if entry.state == "submitting" and entry.submitting_since is not None:
         match = {"prompt": job.request.prompt}
         if job.remix_of:
             match["remixed_from_video_id"] = job.remix_of
         else:
             match.update(model=job.request.model, size=job.request.size, seconds=job.request.seconds)
-        try:
-            found = await find_matching_job(client, match, since=entry.submitting_since, exclude_ids=known)
-        except SoraError as exc:
-            raise SubmissionUncertain(
-                f"Item {job.index} was being submitted when the last run stopped and GET /videos "
-                "could not tell whether a job was made; rerun later with the same idempotency key",
-            ) from exc
-        if found is not None:
-            logger.info("Item %d: found video %s made by an interrupted run", job.index, found.id)
-            entry.state, entry.video_id = "submitted", found.id
-            await journal.save(entry)
-            return found
-    entry.state, entry.submitting_since = "submitting", time.time()
-    await journal.save(entry)
-    key = f"{journal.key}-{job.index}-{len(entry.failed_ids)}"
-    video = await steps.submit(job, idempotency_key=key, exclude_ids=known)
-    entry.state, entry.video_id = "submitted", video.id
-    await journal.save(entry)
+        async with gate.lookup():
+            known = await journal.known_ids()
+            try:
+                found = await find_matching_job(client, match, since=entry.submitting_since, exclude_ids=known)
+            except SoraError as exc:
+                raise SubmissionUncertain(
+                    f"Item {job.index} was being submitted when the last run stopped and GET /videos "
+                    "could not tell whether a job was made; rerun later with the same idempotency key",
+                ) from exc
+            if found is not None:
+                logger.info("Item %d: found video %s made by an interrupted run", job.index, found.id)
+                entry.state, entry.video_id = "submitted", found.id
+                await journal.save(entry)
+                return found
+    async with gate.create():
+        known = await journal.known_ids()
+        entry.state, entry.submitting_since = "submitting", time.time()
+        await journal.save(entry)
+        key = f"{journal.key}-{job.index}-{len(entry.failed_ids)}"
+        video = await steps.submit(job, idempotency_key=key, exclude_ids=known)
+        entry.state, entry.video_id = "submitted", video.id
+        await journal.save(entry)
     return video
+
+
+class _SubmitGate:
+    """Keeps one run's lookups of cut-off creates apart from each other and from its items' creates.
+
+    ``known_ids`` only holds ids already written to the journal; without this, two
+    items of the same request cut off mid-create both adopted the newest matching
+    job (losing the other, paid one), and a lookup could adopt the job a sibling was
+    creating at that moment. Creates run side by side; a lookup runs alone, after the
+    creates in flight have written their ids, and holds new creates back meanwhile.
+    """
+
+    def __init__(self) -> None:
+        self._changed = asyncio.Condition()
+        self._creating = 0
+        self._looking = False
+
+    @asynccontextmanager
+    async def create(self) -> AsyncIterator[None]:
+        async with self._changed:
+            await self._changed.wait_for(lambda: not self._looking)
+            self._creating += 1
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self._creating -= 1
+                self._changed.notify_all()
+
+    @asynccontextmanager
+    async def lookup(self) -> AsyncIterator[None]:
+        async with self._changed:
+            await self._changed.wait_for(lambda: not self._looking)
+            self._looking = True
+            await self._changed.wait_for(lambda: self._creating == 0)
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self._looking = False
+                self._changed.notify_all()
+
+
+#: One gate per journal object, i.e. per run: every item of a batch shares its run's journal.
+_gates: weakref.WeakKeyDictionary[Journal, _SubmitGate] = weakref.WeakKeyDictionary()
 
 
 def _result(

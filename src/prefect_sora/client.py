@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import logging
 import ssl
 import time
@@ -21,7 +20,7 @@ from types import TracebackType
 from typing import Any, Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
 from prefect_sora import __version__
 from prefect_sora.errors import SoraError, SubmissionUncertain, TransientError, UnexpectedResponse
@@ -31,36 +30,17 @@ from prefect_sora.http import (
     check_video_id,
     error_from_response,
     next_hop,
-    read_capped,
+    read_json,
     transport_error,
 )
-from prefect_sora.models import DeletedVideo, Video, VideoList, VideoRequest, VideoVariant
+from prefect_sora.models import DeletedVideo, ImageReference, ImageUpload, Video, VideoList, VideoRequest, VideoVariant
+from prefect_sora.reconcile import look_for_job
 from prefect_sora.retries import NOT_SENT_ERRORS, RETRYABLE_STATUS, RetryPolicy, retry_after_seconds
 
 logger = logging.getLogger("prefect_sora.client")
 
 DEFAULT_BASE_URL = "https://api.apiyi.com/v1"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
-#: How far back, before our own clock, a job we may have created is looked for (clock skew).
-RECONCILE_SKEW_SECONDS = 300
-
-
-class ImageReference(BaseModel):
-    """An ``input_reference`` given by URL or by an uploaded file id rather than as bytes."""
-
-    model_config = ConfigDict(frozen=True)
-
-    image_url: str | None = None
-    file_id: str | None = None
-
-
-@dataclass(frozen=True)
-class ImageUpload:
-    """An ``input_reference`` image sent as a multipart file."""
-
-    content: bytes
-    filename: str
-    content_type: Literal["image/jpeg", "image/png", "image/webp"]
 
 
 @dataclass(frozen=True)
@@ -285,12 +265,25 @@ class SoraClient:
             try:
                 response, body = await self._json("POST", path, headers=headers, ambiguous_is_final=True, **kwargs)
             except SubmissionUncertain as uncertain:
-                found = await self._find_created(match, started, exclude_ids)
+                try:
+                    found = await look_for_job(
+                        self,
+                        match,
+                        since=started,
+                        exclude_ids=exclude_ids | self._issued,
+                        may_still_be_processing=uncertain.may_still_be_processing,
+                    )
+                except SoraError as exc:
+                    raise SubmissionUncertain(
+                        "A create failed ambiguously and GET /videos could not tell whether a job was made; "
+                        "rerun with the same idempotency key to look it up again before paying twice"
+                    ) from exc
                 if found is not None:
                     logger.info("Create of %s failed ambiguously; found the job it made: %s", path, found.id)
                     self._issued.add(found.id)
                     return found
-                if attempt > self.retry.max_retries:
+                if uncertain.may_still_be_processing or attempt > self.retry.max_retries:
+                    # A create that timed out may still become a job: never send it blindly again.
                     raise
                 logger.debug("Create failed ambiguously and made no job; sending it again: %s", uncertain)
                 await asyncio.sleep(self.retry.delay(attempt))
@@ -298,16 +291,6 @@ class SoraClient:
             video = self._video(body, response)
             self._issued.add(video.id)
             return video
-
-    async def _find_created(self, match: Mapping[str, str], since: float, exclude_ids: frozenset[str]) -> Video | None:
-        """Look for a job matching ``match`` made since ``since``; None if surely none."""
-        try:
-            return await find_matching_job(self, match, since=since, exclude_ids=exclude_ids | self._issued)
-        except SoraError as exc:
-            raise SubmissionUncertain(
-                "A create failed ambiguously and GET /videos could not tell whether a job was made; "
-                "rerun with the same idempotency key to look it up again before paying twice"
-            ) from exc
 
     async def _json(
         self, method: str, path: str, *, video_id: str | None = None, **kwargs: Any
@@ -336,6 +319,7 @@ class SoraClient:
             except httpx.TransportError as exc:
                 error: SoraError = transport_error(exc, method, url, video_id=video_id, redact=self._redact)
                 ambiguous = not idempotent and not isinstance(exc, NOT_SENT_ERRORS)
+                timed_out = isinstance(exc, (httpx.ReadTimeout, httpx.WriteTimeout))
                 retry_after = None
             else:
                 if response.status_code < 300:
@@ -343,13 +327,17 @@ class SoraClient:
                 error = await error_from_response(response, video_id=video_id, redact=self._redact)
                 await response.aclose()
                 ambiguous = not idempotent and response.status_code >= 500
+                timed_out = response.status_code == 504
                 retry_after = retry_after_seconds(response.headers)
                 if response.status_code not in RETRYABLE_STATUS or (
                     not idempotent and response.status_code in (408, 409)
                 ):
                     raise error
             if ambiguous and ambiguous_is_final:
-                raise SubmissionUncertain(f"{method} failed before its answer arrived: {error.message}") from error
+                raise SubmissionUncertain(
+                    f"{method} failed before its answer arrived: {error.message}",
+                    may_still_be_processing=timed_out,
+                ) from error
             delay = self.retry.delay(attempt, retry_after)
             if attempt > self.retry.max_retries or delay > self.retry.max_retry_after:
                 raise error
@@ -381,62 +369,6 @@ class SoraClient:
         return video
 
 
-async def find_matching_job(
-    client: SoraClient,
-    match: Mapping[str, str],
-    *,
-    since: float,
-    exclude_ids: frozenset[str] = frozenset(),
-    max_pages: int = 10,
-) -> Video | None:
-    """Find a job the service made for a request at or after ``since`` (our clock).
-
-    ``match`` holds the fields the job must carry: the prompt, and the model,
-    size and seconds of a create or the ``remixed_from_video_id`` of a remix.
-    Scans newest first and stops at jobs older than ``since`` minus the allowed
-    clock skew.
-    """
-    floor = since - RECONCILE_SKEW_SECONDS
-    after = None
-    for _ in range(max_pages):
-        page = await client.list_videos(limit=100, order="desc", after=after)
-        for video in page.data:
-            if video.created_at is not None and video.created_at < floor:
-                return None
-            if video.id not in exclude_ids and _matches(video, match):
-                return video
-        if not page.has_more or not page.data:
-            return None
-        after = page.data[-1].id
-    return None
-
-
-def _matches(video: Video, match: Mapping[str, str]) -> bool:
-    # The prompt must be there and equal: without it, any job with the same
-    # parameters would pass, and adopting a stranger's job is worse than asking.
-    if video.prompt != match["prompt"]:
-        return False
-    return all(getattr(video, name, None) == value for name, value in match.items())
-
-
-async def read_json(response: httpx.Response, *, video_id: str | None, redact: Redactor) -> Any:
-    """Read a JSON body of bounded size, or raise UnexpectedResponse."""
-    try:
-        raw = await read_capped(response)
-    finally:
-        await response.aclose()
-    try:
-        return json.loads(raw)
-    except ValueError as exc:
-        kind = response.headers.get("content-type", "no content type")
-        raise UnexpectedResponse(
-            f"Expected JSON from the API, got {kind}: {redact(raw[:80].decode('utf-8', 'replace'))!r}",
-            video_id=video_id,
-            status_code=response.status_code,
-            request_id=_rid(response),
-        ) from exc
-
-
 def _rid(response: httpx.Response) -> str | None:
     return response.headers.get("x-request-id")
 
@@ -456,5 +388,4 @@ __all__ = [
     "Polled",
     "SoraClient",
     "TransientError",
-    "find_matching_job",
 ]

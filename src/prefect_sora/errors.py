@@ -144,7 +144,13 @@ class SubmissionUncertain(SoraError):
 
     Not retried blindly, since a second create could pay twice. Rerunning with
     the same idempotency key looks the job up before submitting again.
+    ``may_still_be_processing`` is True when the create timed out rather than
+    being refused, so the service may still turn it into a job.
     """
+
+    def __init__(self, message: str, *, may_still_be_processing: bool = False, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.may_still_be_processing = may_still_be_processing
 
 
 class UnexpectedResponse(SoraError):

@@ -184,3 +184,21 @@ def _envelope(raw: bytes) -> tuple[str | None, str | None, str | None]:
         return str(value) if value is not None else None
 
     return text("message"), text("param"), text("code")
+
+
+async def read_json(response: httpx.Response, *, video_id: str | None, redact: Redactor) -> Any:
+    """Read a JSON body of bounded size, or raise UnexpectedResponse."""
+    try:
+        raw = await read_capped(response)
+    finally:
+        await response.aclose()
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        kind = response.headers.get("content-type", "no content type")
+        raise UnexpectedResponse(
+            f"Expected JSON from the API, got {kind}: {redact(raw[:80].decode('utf-8', 'replace'))!r}",
+            video_id=video_id,
+            status_code=response.status_code,
+            request_id=response.headers.get("x-request-id"),
+        ) from exc

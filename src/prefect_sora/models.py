@@ -8,6 +8,7 @@ Requests are strict: see :mod:`prefect_sora.validation`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
@@ -167,3 +168,21 @@ class StoredVideo(BaseModel):
     bytes: int
     sha256: str
     content_type: str
+
+
+class ImageReference(BaseModel):
+    """An ``input_reference`` given by URL or by an uploaded file id rather than as bytes."""
+
+    model_config = ConfigDict(frozen=True)
+
+    image_url: str | None = None
+    file_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ImageUpload:
+    """An ``input_reference`` image sent as a multipart file."""
+
+    content: bytes
+    filename: str
+    content_type: Literal["image/jpeg", "image/png", "image/webp"]

@@ -67,3 +67,23 @@ async def test_a_lost_remix_is_adopted_too(sora_emulator: Emulator) -> None:
         remix = await client.remix_video(source.id, "now in blue")
     assert remix.remixed_from_video_id == source.id
     assert sora_emulator.stats()["remixes"] == 1
+
+
+async def test_a_create_that_timed_out_while_the_service_kept_working_is_found_not_resent(
+    sora_emulator: Emulator,
+) -> None:
+    import httpx
+
+    sora_emulator.configure(slow_seconds=1.5)
+    sora_emulator.inject("slow", endpoint="create")
+    client = SoraClient(
+        api_key="sk-money",
+        base_url=sora_emulator.base_url,
+        timeout=httpx.Timeout(0.5),
+        retry=RetryPolicy(max_retries=3, backoff_base=0.01),
+    )
+    async with client:
+        video = await client.create_video(validate_request(prompt="slow to answer"))
+    stats = sora_emulator.stats()
+    assert stats["creates"] == 1 and stats["jobs_total"] == 1
+    assert video.prompt == "slow to answer"
