@@ -230,8 +230,7 @@ class FaultMiddleware:
         elif fault == "lost":
             await self._lose(scope, receive, send)
         elif fault == "slow":
-            await asyncio.sleep(self.state.config.slow_seconds)
-            await self.app(scope, receive, stamped_send)
+            await self.app(scope, receive, self._late(stamped_send))
         else:
             await self._truncate(scope, receive, send, stamped_send)
 
@@ -245,6 +244,18 @@ class FaultMiddleware:
             headers.append((b"retry-after-ms", str(int(wait * 1000)).encode()))
         await send({"type": "http.response.start", "status": int(fault), "headers": headers})
         await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    def _late(self, send: Send) -> Send:
+        # The work is done at once and only the answer is late, as when a busy
+        # service finishes a request after the client's read timeout fired.
+        delay = self.state.config.slow_seconds
+
+        async def late_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                await asyncio.sleep(delay)
+            await send(message)
+
+        return late_send
 
     async def _lose(self, scope: Scope, receive: Receive, raw_send: Send) -> None:
         # The work is done (and counted), but the answer never leaves: the client
