@@ -48,7 +48,8 @@ class EmulatorConfig(BaseModel):
 
     Request faults (drawn per request from the seeded generator, only for endpoints in
     `fault_endpoints`): 429 with `retry-after` headers, bursts of 5xx, TCP resets, slow
-    answers and truncated content bodies.
+    answers (the work is done at once, the answer comes `slow_seconds` late), truncated
+    content bodies, and lost answers (the work is done, then the connection is reset).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
