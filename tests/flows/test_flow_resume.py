@@ -1,0 +1,207 @@
+"""Resuming instead of paying twice: reruns with the same key, flow retries, creates cut off mid-flight."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from flow_helpers import local_path, make_video, probe
+from prefect import get_client
+
+from prefect_sora.blocks import SoraCredentials
+from prefect_sora.emulator import Emulator
+from prefect_sora.errors import InvalidParameter
+from prefect_sora.flows import batch_text_to_video, text_to_video
+from prefect_sora.flows._pipeline import Job
+from prefect_sora.journal import Journal, JournalEntry
+from prefect_sora.models import VideoRequest
+from prefect_sora.pricing import estimate
+from prefect_sora.tasks import fetch_video
+from prefect_sora.validation import validate_request
+
+PROMPT = "A lighthouse on a cliff in a storm"
+
+
+def test_a_rerun_with_the_same_key_returns_the_stored_video_without_a_second_create(
+    sora_emulator: Emulator, credentials: SoraCredentials, out: str
+) -> None:
+    first = asyncio.run(text_to_video(PROMPT, out=out, credentials=credentials, idempotency_key="lighthouse-1"))
+    again = asyncio.run(text_to_video(PROMPT, out=out, credentials=credentials, idempotency_key="lighthouse-1"))
+
+    assert (first.resumed, again.resumed) == (False, True)
+    assert (again.video_id, again.url, again.sha256) == (first.video_id, first.url, first.sha256)
+    stats = sora_emulator.stats()
+    assert (stats["creates"], stats["downloads_total"]) == (1, 1)
+
+
+def test_a_rerun_fetches_again_a_stored_file_that_went_missing_without_a_second_create(
+    sora_emulator: Emulator, credentials: SoraCredentials, out: str
+) -> None:
+    first = asyncio.run(text_to_video(PROMPT, out=out, credentials=credentials, idempotency_key="lighthouse-2"))
+    local_path(first.url or "").unlink()
+
+    again = asyncio.run(text_to_video(PROMPT, out=out, credentials=credentials, idempotency_key="lighthouse-2"))
+
+    assert again.resumed and again.video_id == first.video_id
+    assert probe(local_path(again.url or "")) == (720, 1280, 4.0)
+    stats = sora_emulator.stats()
+    assert (stats["creates"], stats["downloads_total"]) == (1, 2)
+
+
+def test_a_batch_rerun_with_the_same_key_resumes_every_item(
+    sora_emulator: Emulator, credentials: SoraCredentials, out: str
+) -> None:
+    requests = [VideoRequest(prompt=f"A paper boat, take {i}") for i in range(3)]
+
+    first = asyncio.run(batch_text_to_video(requests, out=out, credentials=credentials, idempotency_key="boats-1"))
+    again = asyncio.run(batch_text_to_video(requests, out=out, credentials=credentials, idempotency_key="boats-1"))
+
+    assert first.stored == again.stored == 3
+    assert [item.resumed for item in again.items] == [True, True, True]
+    assert [item.video_id for item in again.items] == [item.video_id for item in first.items]
+    assert again.actual_usd == first.actual_usd
+    assert sora_emulator.stats()["creates"] == 3
+
+
+def test_a_flow_retry_after_a_failed_download_resumes_the_submitted_job(
+    sora_emulator: Emulator, api_key: str, out: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No client-level retries and no waits between the fetch task's own three retries,
+    # so four 500s on the content endpoint exhaust the fetch and fail the first attempt
+    # of the flow after the job was submitted and completed.
+    credentials = SoraCredentials(api_key=api_key, base_url=sora_emulator.base_url, max_retries=0)
+    monkeypatch.setattr(fetch_video, "retry_delay_seconds", [0, 0, 0])
+    sora_emulator.inject(500, count=4, endpoint="content")
+
+    state = asyncio.run(
+        text_to_video.with_options(retries=1)(PROMPT, out=out, credentials=credentials, return_state=True)
+    )
+
+    assert state.is_completed()
+    result = state.result()
+    assert result.ok and result.resumed
+    assert probe(local_path(result.url or "")) == (720, 1280, 4.0)
+    stats = sora_emulator.stats()
+    assert stats["creates"] == 1
+    assert stats["faults"] == {"500": 4}
+    assert stats["downloads_total"] == 1
+
+    async def run_count() -> int:
+        async with get_client() as client:
+            return (await client.read_flow_run(state.state_details.flow_run_id)).run_count
+
+    assert asyncio.run(run_count()) == 2
+
+
+def leave_submitting(out: str, key: str, request: VideoRequest, index: int = 0) -> None:
+    """Write the journal as a process killed in the middle of its create would leave it."""
+    job = Job(index=index, request=request, estimate=estimate(request.model, request.size, int(request.seconds)))
+    entry = JournalEntry(index=index, fingerprint=job.fingerprint(), state="submitting", submitting_since=time.time())
+    asyncio.run(Journal(f"{out}.prefect-sora/journal", key).save(entry))
+
+
+def test_a_create_cut_off_after_the_service_made_the_job_is_adopted_without_a_second_create(
+    sora_emulator: Emulator, credentials: SoraCredentials, out: str
+) -> None:
+    request = validate_request(prompt=PROMPT, seconds="8", size="1280x720")
+    leave_submitting(out, "cut-off-1", request)
+    made = make_video(sora_emulator, PROMPT, wait=False, seconds="8", size="1280x720")
+
+    result = asyncio.run(
+        text_to_video(
+            PROMPT, seconds="8", size="1280x720", out=out, credentials=credentials, idempotency_key="cut-off-1"
+        )
+    )
+
+    assert result.ok and result.resumed and result.video_id == made
+    stats = sora_emulator.stats()
+    assert stats["creates"] == 1, "only the create of the interrupted run"
+    assert stats["lists"] >= 1, "the job was found with GET /videos"
+
+
+def test_a_create_cut_off_before_the_service_made_the_job_creates_exactly_once(
+    sora_emulator: Emulator, credentials: SoraCredentials, out: str
+) -> None:
+    request = validate_request(prompt=PROMPT, seconds="8", size="1280x720")
+    leave_submitting(out, "cut-off-2", request)
+    # A job of another request, made meanwhile, is not mistaken for ours.
+    stranger = make_video(sora_emulator, PROMPT, wait=False, seconds="4", size="1280x720")
+
+    result = asyncio.run(
+        text_to_video(
+            PROMPT, seconds="8", size="1280x720", out=out, credentials=credentials, idempotency_key="cut-off-2"
+        )
+    )
+
+    assert result.ok and result.video_id != stranger
+    stats = sora_emulator.stats()
+    assert stats["creates"] == 2, "the stranger's and exactly one of ours"
+    assert stats["lists"] >= 1
+
+
+def test_identical_batch_items_cut_off_mid_create_each_adopt_their_own_job(
+    sora_emulator: Emulator, credentials: SoraCredentials, out: str
+) -> None:
+    # Two takes of one prompt, both cut off after the service made their jobs: each
+    # item must adopt one of them, not both the newest (which would lose a paid video).
+    request = validate_request(prompt=PROMPT)
+    leave_submitting(out, "takes-1", request, index=0)
+    leave_submitting(out, "takes-1", request, index=1)
+    made = {make_video(sora_emulator, PROMPT, wait=False) for _ in range(2)}
+
+    batch = asyncio.run(
+        batch_text_to_video([request, request], out=out, credentials=credentials, idempotency_key="takes-1")
+    )
+
+    assert {item.video_id for item in batch.items} == made
+    assert batch.stored == 2
+    assert sora_emulator.stats()["creates"] == 2, "only the creates of the interrupted run"
+
+
+def test_a_cut_off_item_does_not_adopt_the_job_a_sibling_is_creating_meanwhile(
+    sora_emulator: Emulator, credentials: SoraCredentials, out: str
+) -> None:
+    # Item 1 was cut off after its job was made; item 0 (the same request) was never
+    # sent. Item 0's fresh create lands while item 1 is still listing (the list is slow),
+    # so the newest matching job is item 0's, and item 1 must not take it.
+    request = validate_request(prompt=PROMPT)
+    leave_submitting(out, "takes-2", request, index=1)
+    made = make_video(sora_emulator, PROMPT, wait=False)
+    sora_emulator.configure(slow_seconds=0.5)
+    sora_emulator.inject("slow", endpoint="list")
+
+    batch = asyncio.run(
+        batch_text_to_video([request, request], out=out, credentials=credentials, idempotency_key="takes-2")
+    )
+
+    assert batch.items[1].video_id == made
+    assert batch.items[0].video_id not in (None, made)
+    assert batch.stored == 2
+    assert sora_emulator.stats()["creates"] == 2
+
+
+def test_reusing_a_key_for_a_different_request_is_refused_without_a_create(
+    sora_emulator: Emulator, credentials: SoraCredentials, out: str
+) -> None:
+    asyncio.run(text_to_video(PROMPT, out=out, credentials=credentials, idempotency_key="reused-1"))
+
+    with pytest.raises(InvalidParameter, match="different request") as refused:
+        asyncio.run(text_to_video("Another prompt", out=out, credentials=credentials, idempotency_key="reused-1"))
+
+    assert refused.value.param == "idempotency_key"
+    assert sora_emulator.stats()["creates"] == 1
+
+
+def test_reusing_a_batch_key_for_a_changed_batch_is_refused_without_a_create(
+    sora_emulator: Emulator, credentials: SoraCredentials, out: str
+) -> None:
+    asyncio.run(
+        batch_text_to_video([VideoRequest(prompt=PROMPT)], out=out, credentials=credentials, idempotency_key="reused-2")
+    )
+    changed = [VideoRequest(prompt=PROMPT, seconds="8")]
+
+    with pytest.raises(InvalidParameter, match="different request"):
+        asyncio.run(batch_text_to_video(changed, out=out, credentials=credentials, idempotency_key="reused-2"))
+
+    assert sora_emulator.stats()["creates"] == 1
