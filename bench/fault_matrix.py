@@ -34,11 +34,11 @@ from typing import Any
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
 
-from prefect_sora import errors  # noqa: E402
-from prefect_sora.blocks import SoraCredentials  # noqa: E402
-from prefect_sora.emulator import Emulator  # noqa: E402
-from prefect_sora.flows import BatchResult, batch_text_to_video  # noqa: E402
-from prefect_sora.models import VideoRequest  # noqa: E402
+from prefect_sora import errors
+from prefect_sora.blocks import SoraCredentials
+from prefect_sora.emulator import Emulator
+from prefect_sora.flows import BatchResult, batch_text_to_video
+from prefect_sora.models import VideoRequest
 
 
 @dataclass(frozen=True)
