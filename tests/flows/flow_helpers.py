@@ -40,11 +40,6 @@ def probe(path: Path) -> tuple[int, int, float]:
         return frame.width, frame.height, container.duration / av.time_base
 
 
-def size_of(size: str) -> tuple[int, int]:
-    width, height = size.split("x")
-    return int(width), int(height)
-
-
 def make_video(emulator: Emulator, prompt: str, *, wait: bool = True, **fields: str) -> str:
     """Create a job on the emulator directly (as another client would) and return its id."""
     body = {"model": "sora-2", "prompt": prompt, **fields}

@@ -48,10 +48,11 @@ def test_an_invalid_item_refuses_the_batch_naming_the_item_before_any_request(
 def test_failed_items_keep_their_id_and_error_while_the_others_are_all_stored(
     sora_emulator: Emulator, credentials: SoraCredentials, out: str
 ) -> None:
+    # All 4 s long: the wait's first poll comes a third of a prior that grows with the length.
     requests = [
         VideoRequest(prompt="A paper boat on a rainy street"),
-        VideoRequest(prompt="Something forbidden [emulator:fail=moderation_blocked]", seconds="8"),
-        VideoRequest(prompt="Timelapse of a city skyline", seconds="8", size="1280x720"),
+        VideoRequest(prompt="Something forbidden [emulator:fail=moderation_blocked]", size="1280x720"),
+        VideoRequest(prompt="Timelapse of a city skyline", size="1280x720"),
         VideoRequest(prompt="A glitch [emulator:fail=internal_error]"),
         VideoRequest(prompt="Macro shot of dew", model="sora-2-pro"),
     ]
@@ -70,10 +71,10 @@ def test_failed_items_keep_their_id_and_error_while_the_others_are_all_stored(
             assert item.url is None and item.error_type == "JobFailed" and item.actual_usd == 0
     assert [batch.items[1].error_code, batch.items[3].error_code] == ["moderation_blocked", "internal_error"]
     assert batch.items[1].video_id in (batch.items[1].error or "")
-    assert probe(local_path(batch.items[2].url or "")) == (1280, 720, 8.0)
-    # Estimated: 0.40 + 0.80 + 0.80 + 0.40 + 1.20; billed: only the three completed jobs.
-    assert batch.estimated_usd == Decimal("3.60")
-    assert batch.actual_usd == Decimal("0.40") + Decimal("0.80") + Decimal("1.20")
+    assert probe(local_path(batch.items[2].url or "")) == (1280, 720, 4.0)
+    # Estimated: 0.40 each for sora-2, 1.20 for sora-2-pro; billed: only the three completed jobs.
+    assert batch.estimated_usd == Decimal("2.80")
+    assert batch.actual_usd == Decimal("0.40") + Decimal("0.40") + Decimal("1.20")
     assert (batch.stored, batch.failed) == (3, 2)
     assert batch.idempotency_key == "mixed-1"
     assert sora_emulator.stats()["creates"] == 5
@@ -82,16 +83,16 @@ def test_failed_items_keep_their_id_and_error_while_the_others_are_all_stored(
 def test_concurrency_bounds_the_jobs_in_flight(sora_emulator: Emulator, credentials: SoraCredentials, out: str) -> None:
     requests = [VideoRequest(prompt=f"A paper boat, take {i} [emulator:seconds=0.5]") for i in range(6)]
 
-    batch = asyncio.run(batch_text_to_video(requests, out=out, credentials=credentials, concurrency=2))
+    batch = asyncio.run(batch_text_to_video(requests, out=out, credentials=credentials, concurrency=3))
 
     assert batch.stored == 6
     # A slot is freed only once a job has completed and been downloaded, so the jobs'
     # lifetimes on the service ([created, completed]) can overlap at most `concurrency`
-    # deep; unbounded, all six would overlap.
+    # deep; unbounded, all six would overlap. Two waves of three show the bound is met.
     plans = [sora_emulator.plan(item.video_id or "") for item in batch.items]
     events = sorted([(p["created_at"], 1) for p in plans] + [(p["ends_at"], -1) for p in plans])
     in_flight = peak = 0
     for _, change in events:
         in_flight += change
         peak = max(peak, in_flight)
-    assert peak == 2
+    assert peak == 3

@@ -47,17 +47,6 @@ def test_image_to_video_animates_an_image_read_from_memory(
     assert sora_emulator.stats()["creates"] == 1
 
 
-def test_image_to_video_can_store_into_memory_too(sora_emulator: Emulator, credentials: SoraCredentials) -> None:
-    image_url = frame_in_memory(720, 1280)
-    folder = f"memory://videos-{uuid.uuid4().hex}/"
-
-    result = asyncio.run(image_to_video("Leaves begin to fall", image_url, out=folder, credentials=credentials))
-
-    assert result.url is not None and result.url.startswith("memory://")
-    assert sha256_of(result.url) == result.sha256
-    assert fsspec.filesystem("memory").size(result.url) == result.bytes
-
-
 @pytest.mark.parametrize(("width", "height"), [(1280, 720), (640, 480)])
 def test_an_image_of_the_wrong_size_is_refused_before_any_request(
     sora_emulator: Emulator, credentials: SoraCredentials, out: str, width: int, height: int
@@ -76,16 +65,17 @@ def test_an_image_of_the_wrong_size_is_refused_before_any_request(
 def test_remix_makes_a_new_video_from_a_completed_one_priced_from_its_source(
     sora_emulator: Emulator, credentials: SoraCredentials, out: str
 ) -> None:
-    source = make_video(sora_emulator, "A red kite over hills", seconds="8", size="1280x720")
+    source = make_video(sora_emulator, "A red kite over hills", model="sora-2-pro", size="1280x720")
 
-    result = asyncio.run(remix_video(source, "Make the kite blue", out=out, credentials=credentials, max_cost_usd=1))
+    result = asyncio.run(remix_video(source, "Make the kite blue", out=out, credentials=credentials, max_cost_usd=2))
 
     assert result.ok and result.video_id not in (None, source)
     remix = retrieve(sora_emulator, result.video_id or "")
     assert remix["remixed_from_video_id"] == source
     assert remix["prompt"] == "Make the kite blue"
-    assert probe(local_path(result.url or "")) == (1280, 720, 8.0)
-    assert result.estimated_usd == result.actual_usd == Decimal("0.80")
+    assert (remix["model"], remix["size"], remix["seconds"]) == ("sora-2-pro", "1280x720", "4")
+    assert probe(local_path(result.url or "")) == (1280, 720, 4.0)
+    assert result.estimated_usd == result.actual_usd == Decimal("1.20")  # sora-2-pro 720p, 4 s x $0.30
     stats = sora_emulator.stats()
     assert (stats["creates"], stats["remixes"]) == (1, 1)
 

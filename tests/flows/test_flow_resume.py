@@ -34,19 +34,21 @@ def test_a_rerun_with_the_same_key_returns_the_stored_video_without_a_second_cre
     stats = sora_emulator.stats()
     assert (stats["creates"], stats["downloads_total"]) == (1, 1)
 
-
-def test_a_rerun_fetches_again_a_stored_file_that_went_missing_without_a_second_create(
-    sora_emulator: Emulator, credentials: SoraCredentials, out: str
-) -> None:
-    first = asyncio.run(text_to_video(PROMPT, out=out, credentials=credentials, idempotency_key="lighthouse-2"))
+    # The stored file went missing: the next rerun fetches it again, still without a create.
     local_path(first.url or "").unlink()
+    third = asyncio.run(text_to_video(PROMPT, out=out, credentials=credentials, idempotency_key="lighthouse-1"))
 
-    again = asyncio.run(text_to_video(PROMPT, out=out, credentials=credentials, idempotency_key="lighthouse-2"))
-
-    assert again.resumed and again.video_id == first.video_id
-    assert probe(local_path(again.url or "")) == (720, 1280, 4.0)
+    assert third.resumed and third.video_id == first.video_id
+    assert probe(local_path(third.url or "")) == (720, 1280, 4.0)
     stats = sora_emulator.stats()
     assert (stats["creates"], stats["downloads_total"]) == (1, 2)
+
+    # The key now belongs to that request: another request under it is refused.
+    with pytest.raises(InvalidParameter, match="different request") as refused:
+        asyncio.run(text_to_video("Another prompt", out=out, credentials=credentials, idempotency_key="lighthouse-1"))
+
+    assert refused.value.param == "idempotency_key"
+    assert sora_emulator.stats()["creates"] == 1
 
 
 def test_a_batch_rerun_with_the_same_key_resumes_every_item(
@@ -61,6 +63,12 @@ def test_a_batch_rerun_with_the_same_key_resumes_every_item(
     assert [item.resumed for item in again.items] == [True, True, True]
     assert [item.video_id for item in again.items] == [item.video_id for item in first.items]
     assert again.actual_usd == first.actual_usd
+    assert sora_emulator.stats()["creates"] == 3
+
+    changed = [*requests[:2], VideoRequest(prompt="A paper boat, take 2", seconds="8")]
+    with pytest.raises(InvalidParameter, match="different request at item 2"):
+        asyncio.run(batch_text_to_video(changed, out=out, credentials=credentials, idempotency_key="boats-1"))
+
     assert sora_emulator.stats()["creates"] == 3
 
 
@@ -123,15 +131,13 @@ def test_a_create_cut_off_after_the_service_made_the_job_is_adopted_without_a_se
 def test_a_create_cut_off_before_the_service_made_the_job_creates_exactly_once(
     sora_emulator: Emulator, credentials: SoraCredentials, out: str
 ) -> None:
-    request = validate_request(prompt=PROMPT, seconds="8", size="1280x720")
+    request = validate_request(prompt=PROMPT, size="1280x720")
     leave_submitting(out, "cut-off-2", request)
-    # A job of another request, made meanwhile, is not mistaken for ours.
-    stranger = make_video(sora_emulator, PROMPT, wait=False, seconds="4", size="1280x720")
+    # A job of another request (same prompt, another length), made meanwhile, is not mistaken for ours.
+    stranger = make_video(sora_emulator, PROMPT, wait=False, seconds="8", size="1280x720")
 
     result = asyncio.run(
-        text_to_video(
-            PROMPT, seconds="8", size="1280x720", out=out, credentials=credentials, idempotency_key="cut-off-2"
-        )
+        text_to_video(PROMPT, size="1280x720", out=out, credentials=credentials, idempotency_key="cut-off-2")
     )
 
     assert result.ok and result.video_id != stranger
@@ -179,29 +185,3 @@ def test_a_cut_off_item_does_not_adopt_the_job_a_sibling_is_creating_meanwhile(
     assert batch.items[0].video_id not in (None, made)
     assert batch.stored == 2
     assert sora_emulator.stats()["creates"] == 2
-
-
-def test_reusing_a_key_for_a_different_request_is_refused_without_a_create(
-    sora_emulator: Emulator, credentials: SoraCredentials, out: str
-) -> None:
-    asyncio.run(text_to_video(PROMPT, out=out, credentials=credentials, idempotency_key="reused-1"))
-
-    with pytest.raises(InvalidParameter, match="different request") as refused:
-        asyncio.run(text_to_video("Another prompt", out=out, credentials=credentials, idempotency_key="reused-1"))
-
-    assert refused.value.param == "idempotency_key"
-    assert sora_emulator.stats()["creates"] == 1
-
-
-def test_reusing_a_batch_key_for_a_changed_batch_is_refused_without_a_create(
-    sora_emulator: Emulator, credentials: SoraCredentials, out: str
-) -> None:
-    asyncio.run(
-        batch_text_to_video([VideoRequest(prompt=PROMPT)], out=out, credentials=credentials, idempotency_key="reused-2")
-    )
-    changed = [VideoRequest(prompt=PROMPT, seconds="8")]
-
-    with pytest.raises(InvalidParameter, match="different request"):
-        asyncio.run(batch_text_to_video(changed, out=out, credentials=credentials, idempotency_key="reused-2"))
-
-    assert sora_emulator.stats()["creates"] == 1
