@@ -21,8 +21,8 @@ from prefect_sora.models import StoredVideo, Video
 from prefect_sora.tasks import await_video, fetch_video, submit_remix, submit_video
 from prefect_sora.waiting import OnChange, wait_for_video
 
-#: Attempts of a step that failed transiently after the client's own retries.
-STEP_ATTEMPTS = 3
+#: Attempts of a step that failed transiently after the client's own retries (as fetch_video: 1 + 3).
+STEP_ATTEMPTS = 4
 
 
 @dataclass
