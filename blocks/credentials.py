@@ -34,13 +34,17 @@ class SoraCredentials(Block):
             differently; a model given a price here becomes allowed.
 
     Example:
-        Load stored credentials and build a client:
+        Load stored credentials in a flow and hand them to the tasks:
         ```python
+        from prefect import flow
         from prefect_sora.blocks import SoraCredentials
+        from prefect_sora.tasks import await_video, submit_video
 
-        credentials = SoraCredentials.load("BLOCK_NAME")
-        async with credentials.get_client() as client:
-            video = await client.retrieve_video("video_123")
+        @flow
+        def generate(prompt: str) -> str:
+            credentials = SoraCredentials.load("BLOCK_NAME")
+            video = await_video(credentials, submit_video(credentials, prompt))
+            return video.status  # "completed"
         ```
     """
 
