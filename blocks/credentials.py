@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 from prefect.blocks.core import Block
-from pydantic import ConfigDict, Field, SecretStr, model_validator
+from pydantic import ConfigDict, Field, HttpUrl, SecretStr, model_validator
 
 from prefect_sora.client import DEFAULT_BASE_URL, SoraClient
 from prefect_sora.errors import InvalidParameter
@@ -50,8 +50,11 @@ class SoraCredentials(Block):
 
     _block_type_name = "Sora Credentials"
     _block_type_slug = "sora-credentials"
-    _logo_url = "https://cdn.sanity.io/images/3ugk85nk/production/760539393a7dbf93a143fb01c2a8b0fe7157a8d8-247x250.png"
-    _documentation_url = "https://github.com/prefect-sora/prefect-sora#the-credentials-block"
+    # HttpUrl, as Block declares them (and as Prefect's own blocks set them).
+    _logo_url = HttpUrl(
+        "https://cdn.sanity.io/images/3ugk85nk/production/760539393a7dbf93a143fb01c2a8b0fe7157a8d8-247x250.png"
+    )
+    _documentation_url = HttpUrl("https://github.com/prefect-sora/prefect-sora#the-credentials-block")
     _description = (
         "Credentials and base URL for a Sora 2 Videos API (OpenAI-compatible gateways or the local emulator)."
     )
