@@ -173,7 +173,8 @@ def _download(result: dict[str, Any]) -> str:
     out = [
         f"{figures['bytes'] / (1 << 20):,.0f} MiB synthetic body, emulator in its own process, each case in a fresh "
         f"process, {figures['rounds']} rounds alternating. `file` and `memory` are `prefect_sora.download.download` "
-        "(what `fetch_video` runs); `raw` is `httpx` `aiter_bytes(1 MiB)` + `file.write`. Growth = RSS high-water "
+        "(what `fetch_video` runs); `raw` is `httpx` `aiter_bytes()` + `file.write`, `raw-1mib` the same with "
+        "`aiter_bytes(1 << 20)`. Growth = RSS high-water "
         "minus RSS just before the download.\n",
         "| case | MiB/s (median; runs) | ratio to raw | CPU s (median) | peak RSS growth "
         "| growth beyond stored bytes |",

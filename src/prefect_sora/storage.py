@@ -73,6 +73,11 @@ def looks_like(variant: VideoVariant, head: bytes) -> bool:
     return head.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
 
 
+#: Bytes gathered before they go to the worker thread that hashes and writes them: big
+#: enough that the hand-offs cost nothing, small enough that memory stays flat.
+BATCH_BYTES = 4 << 20
+
+
 async def write_atomic(
     fs: AbstractFileSystem,
     path: str,
@@ -82,6 +87,11 @@ async def write_atomic(
     expected_length: int | None,
 ) -> tuple[int, str]:
     """Write ``chunks`` to ``path`` through a hidden partial file; return (bytes, sha256).
+
+    The event loop only receives: chunks are gathered into batches of about
+    :data:`BATCH_BYTES`, and a worker thread hashes and writes each batch while
+    the next one arrives (at most one batch in the thread, one gathering), so a
+    download runs at network speed in constant memory.
 
     Raises:
         InvalidContent: the bytes are not the variant asked for, or fewer/more than announced.
@@ -95,6 +105,16 @@ async def write_atomic(
     written = 0
     head = b""
     handle = await asyncio.to_thread(fs.open, partial, "wb")
+    loop = asyncio.get_running_loop()
+    writing: asyncio.Future[None] | None = None
+    batch: list[bytes] = []
+    gathered = 0
+
+    def absorb(pieces: list[bytes]) -> None:
+        for piece in pieces:
+            digest.update(piece)
+            handle.write(piece)
+
     try:
         try:
             async for chunk in chunks:
@@ -102,10 +122,25 @@ async def write_atomic(
                     head += chunk[: _HEAD - len(head)]
                     if len(head) == _HEAD:
                         _check_head(variant, head)
-                digest.update(chunk)
+                batch.append(chunk)
+                gathered += len(chunk)
                 written += len(chunk)
-                await asyncio.to_thread(handle.write, chunk)
+                if gathered >= BATCH_BYTES:
+                    if writing is not None:
+                        # Shielded: a cancelled wait must not orphan a thread still writing.
+                        await asyncio.shield(writing)
+                    writing = loop.run_in_executor(None, absorb, batch)
+                    batch, gathered = [], 0
+            if writing is not None:
+                await asyncio.shield(writing)
+            writing = loop.run_in_executor(None, absorb, batch)
+            await asyncio.shield(writing)
         finally:
+            if writing is not None:
+                # Failed or cancelled mid-batch: the thread finishes with the handle before it closes.
+                await asyncio.wait([writing])
+                if not writing.cancelled():
+                    writing.exception()  # retrieved: the error that matters is already propagating
             await asyncio.to_thread(handle.close)
         if len(head) < _HEAD:
             _check_head(variant, head)
@@ -113,12 +148,31 @@ async def write_atomic(
             raise InvalidContent(
                 f"Got {written} bytes of {variant}, the server announced {expected_length}; nothing stored"
             )
-        await asyncio.to_thread(fs.mv, partial, path)
+        await asyncio.to_thread(_move, fs, partial, path)
     except BaseException:
         # Also on cancellation: never leave the partial behind.
         await asyncio.shield(asyncio.to_thread(_remove_quietly, fs, partial))
         raise
     return written, digest.hexdigest()
+
+
+def _move(fs: AbstractFileSystem, source: str, target: str) -> None:
+    """Move the finished partial into place (a rename where the filesystem has one)."""
+    store = getattr(fs, "store", None)
+    if "memory" in _protocols(fs) and isinstance(store, dict):
+        # fsspec's memory mv copies the whole buffer, then deletes the old one: twice
+        # the video in RAM at once. Renaming its entry in the store is all a move needs.
+        source, target = fs._strip_protocol(source), fs._strip_protocol(target)
+        moved = store.pop(source)
+        moved.path = target
+        store[target] = moved
+        return
+    fs.mv(source, target)
+
+
+def _protocols(fs: AbstractFileSystem) -> tuple[str, ...]:
+    protocol = fs.protocol
+    return (protocol,) if isinstance(protocol, str) else tuple(protocol)
 
 
 def _check_head(variant: VideoVariant, head: bytes) -> None:
