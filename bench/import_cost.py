@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 from typing import Any
 
@@ -40,8 +41,28 @@ def _child(ours: bool) -> dict[str, Any]:
     return _common.run_child(["-c", _CHILD.format(ours=ours)])
 
 
+def _slowest_added(prefect_modules: set[str], count: int = 8) -> list[tuple[str, float]]:
+    """The modules `prefect_sora.tasks` adds that take longest to import themselves (-X importtime)."""
+    completed = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import prefect, prefect_sora.tasks"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=_common.ROOT,
+    )
+    self_times = []
+    for line in completed.stderr.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        own, _, name = line.removeprefix("import time:").split("|")
+        name = name.strip()
+        if name not in prefect_modules:
+            self_times.append((name, round(int(own) / 1000, 1)))
+    return sorted(self_times, key=lambda item: -item[1])[:count]
+
+
 def run(*, quick: bool = False) -> dict[str, Any]:
-    rounds = 3 if quick else 9
+    rounds = 1 if quick else 9
     _child(True)  # warm the file cache and any bytecode
     prefect_alone, with_ours, ours_only = [], [], []
     last: dict[str, Any] = {}
@@ -72,6 +93,8 @@ def run(*, quick: bool = False) -> dict[str, Any]:
         "modules_added_by_tasks": len(added),
         "top_level_packages_added_by_tasks": [name for name in top(added) if not present(prefect_modules, name)],
         "prefect_sora_modules_loaded": sorted(name for name in added if name.startswith("prefect_sora")),
+        "prefect_modules_added_by_tasks": sorted(name for name in added if name.startswith("prefect.")),
+        "slowest_added_ms_self": _slowest_added(prefect_modules),
     }
 
 

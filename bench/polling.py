@@ -35,7 +35,7 @@ CONFIG: dict[str, Any] = {
     "queue_seconds_range": [0.5, 4.0],
     "max_running": 10,
 }
-QUICK_CONFIG: dict[str, Any] = {"job_seconds_range": [3.0, 8.0], "queue_seconds_range": [0.2, 1.0], "max_running": 4}
+QUICK_CONFIG: dict[str, Any] = {"job_seconds_range": [2.0, 5.0], "queue_seconds_range": [0.2, 1.0], "max_running": 2}
 
 
 # -- the waiters, each in its own process ------------------------------------------------
@@ -152,7 +152,7 @@ def run(*, quick: bool = False, before: str | None = None) -> dict[str, Any]:
     """The polling benchmark: the main config over several seeds, then two variations."""
     sides = ["ours", "sdk"] + (["before"] if before else [])
     scenarios: list[tuple[str, dict[str, Any], str, list[int], int]] = (
-        [("quick: 6 jobs of 3-8 s, 4 slots", QUICK_CONFIG, "4", [1], 6)]
+        [("quick: 4 jobs of 2-5 s, 2 slots", QUICK_CONFIG, "4", [1], 4)]
         if quick
         else [
             ("20 jobs of 8-30 s, queued 0.5-4 s, 10 slots; 8 s clips", CONFIG, "8", [1, 2, 3], 20),

@@ -225,7 +225,11 @@ def _import(result: dict[str, Any]) -> str:
         f"{', '.join(after) or 'none'}; already loaded by `import prefect` alone: {', '.join(prefect_has) or 'none'}.\n"
         f"- Top-level packages `prefect_sora.tasks` adds beyond Prefect's: {added} "
         f"({figures['modules_added_by_tasks']} modules in all, {len(figures['prefect_sora_modules_loaded'])} "
-        "of them ours).\n"
+        f"of them ours, {len(figures['prefect_modules_added_by_tasks'])} of Prefect's own that `import prefect` "
+        "leaves unloaded).\n"
+        "- Slowest of the added modules (own import time, `-X importtime`): "
+        + ", ".join(f"`{name}` {ms:.1f} ms" for name, ms in figures["slowest_added_ms_self"])
+        + ".\n"
     )
 
 
@@ -253,25 +257,51 @@ load it was measured. Benchmarks are not tests and do not run in CI.
 
 
 def render(results: Path, target: Path | None = None) -> Path:
-    """Write BENCHMARKS.md from every result in `results`, keeping the hand-written tail."""
+    """Write BENCHMARKS.md from every result in `results`, keeping the hand-written tail.
+
+    A benchmark with no result in `results` (``bench/results`` is not committed) keeps
+    its section as the file already has it, so ``--only`` on a fresh clone refreshes one
+    section without dropping the others.
+    """
     target = target or _common.ROOT / "BENCHMARKS.md"
-    kept = ""
-    if target.exists():
-        text = target.read_text()
-        if MARKER in text:
-            kept = text.split(MARKER, 1)[1]
-    found = {
-        name: json.loads((results / f"{name}.json").read_text())
-        for name in ORDER
-        if (results / f"{name}.json").exists()
-    }
+    text = target.read_text() if target.exists() else ""
+    head, _, kept = text.partition(MARKER)
+    old_sections = _sections(head)
     parts = [INTRO, "## Summary\n", "| benchmark | goal | measured | |", "|---|---|---|---|"]
-    for name, result in found.items():
-        for goal in result["goals"]:
-            parts.append(f"| {name} | {goal['goal']} | {goal['measured']} | {'pass' if goal['met'] else '**miss**'} |")
-    parts.append("")
-    for name, result in found.items():
+    bodies = []
+    for name in ORDER:
         title, body = SECTIONS[name]
-        parts += [f"## {title}\n", _header(result), _goals_table(result), body(result)]
-    target.write_text("\n".join(parts) + f"\n{MARKER}{kept or chr(10)}")
+        path = results / f"{name}.json"
+        if path.exists():
+            result = json.loads(path.read_text())
+            rows = [(goal["goal"], goal["measured"], "pass" if goal["met"] else "**miss**") for goal in result["goals"]]
+            bodies.append("\n".join([f"## {title}\n", _header(result), _goals_table(result), body(result)]))
+        elif title in old_sections:
+            rows = _goal_rows(old_sections[title])
+            bodies.append(f"## {title}\n{old_sections[title]}")
+        else:
+            continue
+        parts += [f"| {name} | {goal} | {measured} | {mark} |" for goal, measured, mark in rows]
+    parts.append("")
+    target.write_text("\n".join(parts + bodies).rstrip("\n") + f"\n\n{MARKER}{kept or chr(10)}")
     return target
+
+
+def _sections(text: str) -> dict[str, str]:
+    """The generated sections of an existing BENCHMARKS.md, by title, without their heading line."""
+    found = {}
+    for chunk in text.split("\n## ")[1:]:
+        title, _, body = chunk.partition("\n")
+        if title in {title for title, _ in SECTIONS.values()}:
+            found[title] = body.rstrip("\n") + "\n"
+    return found
+
+
+def _goal_rows(section: str) -> list[tuple[str, str, str]]:
+    """(goal, measured, mark) from a section's goals table."""
+    rows = []
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if line.startswith("| ") and len(cells) == 3 and cells[0] != "goal" and cells[2] in ("pass", "**miss**"):
+            rows.append((cells[0], cells[1], cells[2]))
+    return rows

@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smoke mode: small sizes, no BENCHMARKS.md")
     parser.add_argument("--results", type=Path, help="where results go (default bench/results; --quick: a temp dir)")
     parser.add_argument("--report", action="store_true", help="render BENCHMARKS.md even with --quick")
+    parser.add_argument("--benchmarks-md", type=Path, help="render to this file instead of BENCHMARKS.md")
     parser.add_argument("--strict", action="store_true", help="exit 1 if a goal is missed")
     options = parser.parse_args(argv)
     unknown = [name for name in options.only if name not in BENCHMARKS]
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             if not goal["met"]:
                 missed.append(f"{name}: {goal['goal']}")
     if not options.quick or options.report:
-        path = report.render(results)
+        path = report.render(results, options.benchmarks_md)
         print(f"wrote {path}", file=sys.stderr)
     print(json.dumps({"results": str(results), "missed": missed}))
     return 1 if options.strict and missed else 0
