@@ -21,13 +21,19 @@ from prefect_sora.models import Video
 from prefect_sora.tasks import await_video, submit_video
 
 
-def wait_in_a_flow(credentials: SoraCredentials, prompt: str, **options: Any) -> tuple[State[Any], UUID]:
-    """Submit ``prompt`` and await it in a sync flow; the await's final state and the flow run id."""
+def wait_in_a_flow(
+    credentials: SoraCredentials, prompt: str, *, by_id: bool = True, **options: Any
+) -> tuple[State[Any], UUID]:
+    """Submit ``prompt`` and await it in a sync flow; the await's final state and the flow run id.
+
+    Waiting by id polls at once and so picks up the emulator's 20 ms poll-after hint;
+    waiting on the submitted job first sleeps a third of the job's prior (seconds).
+    """
 
     @flow
     def generate() -> tuple[State[Any], UUID]:
         video = submit_video(credentials, prompt)
-        state = await_video(credentials, video, return_state=True, **options)
+        state = await_video(credentials, video.id if by_id else video, return_state=True, **options)
         return state, UUID(flow_run.id)
 
     return generate()
@@ -99,20 +105,22 @@ def test_one_progress_artifact_follows_the_job_across_retries(
     assert state.result().id in (artifacts[0].description or "")
 
 
+@pytest.mark.parametrize("by_id", [False, True], ids=["on-the-submitted-job", "by-id-with-poll-after-hint"])
 def test_a_three_second_job_is_polled_a_handful_of_times(
-    credentials: SoraCredentials, sora_emulator: Emulator, record_property: Any
+    credentials: SoraCredentials, sora_emulator: Emulator, record_property: Any, by_id: bool
 ) -> None:
-    state, _ = wait_in_a_flow(credentials, "a koi pond [emulator:seconds=3]")
+    state, _ = wait_in_a_flow(credentials, "a koi pond [emulator:seconds=3]", by_id=by_id)
     returned_at = time.time()
 
     video = state.result()
     polls = sora_emulator.stats()["polls"][video.id]
     late = returned_at - sora_emulator.plan(video.id)["ends_at"]
     record_property("polls_for_a_3s_job", polls)
-    print(f"polls for a 3 s job: {polls}, returned {late:.2f}s after it completed")
+    print(
+        f"polls for a 3 s job ({'by id' if by_id else 'on the job'}): {polls}, returned {late:.2f}s after it completed"
+    )
     assert polls <= 8  # polling once a second would be 3 or more; a tight loop, dozens
-    # Nor by sleeping long past the end; the schedule sleeps at most ~4 s on a close-range estimate.
-    assert late < 4.5
+    assert late < 2.0  # nor by sleeping long past the end
 
 
 def test_status_changes_log_at_info_progress_at_debug_and_the_key_nowhere(
