@@ -1,0 +1,53 @@
+"""What the deployment tests share: the server and project they run against, and running ``prefect``."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPOSITORY = Path(__file__).parents[2]
+BIN = Path(sys.executable).parent
+
+
+@dataclass(frozen=True)
+class Server:
+    """A ``prefect server start`` process and the environment its clients need."""
+
+    api_url: str
+    home: Path
+    env: dict[str, str]
+
+    def get(self, path: str) -> Any:
+        return httpx.get(f"{self.api_url}{path}", timeout=10).raise_for_status().json()
+
+    def post(self, path: str, body: object) -> Any:
+        return httpx.post(f"{self.api_url}{path}", json=body, timeout=10).raise_for_status().json()
+
+
+@dataclass(frozen=True)
+class Project:
+    """A copy of the repository's prefect.yaml, deployed with ``prefect deploy --all``."""
+
+    server: Server
+    path: Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def prefect(*args: str, server: Server, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run the ``prefect`` command against ``server``; fail the test with its output if it fails."""
+    done = subprocess.run(
+        [str(BIN / "prefect"), *args], cwd=cwd, env=server.env, capture_output=True, text=True, timeout=timeout
+    )
+    assert done.returncode == 0, f"prefect {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+    return done

@@ -1,0 +1,153 @@
+"""The repository's prefect.yaml deployed to a real Prefect server and run by a real process worker."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import av
+import pytest
+from deploy_helpers import REPOSITORY, Project, Server, prefect
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from prefect_sora.blocks import SoraCredentials
+from prefect_sora.emulator import Emulator
+
+pytestmark = pytest.mark.slow
+
+DEPLOYMENTS = {
+    "sora-text-to-video/text-to-video": "prefect_sora.flows.text_to_video:text_to_video",
+    "sora-batch-text-to-video/nightly-batch": "prefect_sora.flows.batch:batch_text_to_video",
+    "sora-image-to-video/image-to-video": "prefect_sora.flows.image_to_video:image_to_video",
+    "sora-remix-video/remix": "prefect_sora.flows.remix:remix_video",
+}
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Emulator]:
+    with Emulator(job_seconds=0.5, poll_after_ms=20) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def sora_block(project: Project, emulator: Emulator) -> str:
+    """The ``sora`` SoraCredentials block the deployments name, saved on the project's server."""
+    with temporary_settings(updates={PREFECT_API_URL: project.server.api_url}):
+        SoraCredentials(api_key="sk-deployed", base_url=emulator.base_url).save("sora", overwrite=True)
+    return "sora"
+
+
+def deployments(server: Server) -> dict[str, dict[str, Any]]:
+    """Every deployment on the server by its ``flow/deployment`` name."""
+    flows = {flow["id"]: flow["name"] for flow in server.post("/flows/filter", {})}
+    return {f"{flows[d['flow_id']]}/{d['name']}": d for d in server.post("/deployments/filter", {})}
+
+
+def flow_runs_of(server: Server, deployment_id: str) -> list[dict[str, Any]]:
+    body = {"deployments": {"id": {"any_": [deployment_id]}}}
+    return list(server.post("/flow_runs/filter", body))
+
+
+def probe(path: Path) -> tuple[int, int, float]:
+    """Width, height and duration of an MP4, read by FFmpeg (PyAV); decodes a frame to prove it plays."""
+    with av.open(str(path)) as container:
+        frame = next(container.decode(video=0))
+        assert container.duration is not None
+        return frame.width, frame.height, container.duration / av.time_base
+
+
+def test_deploy_all_creates_the_four_deployments_on_the_sora_pool(project: Project) -> None:
+    found = deployments(project.server)
+
+    assert set(found) == set(DEPLOYMENTS)
+    for name, entrypoint in DEPLOYMENTS.items():
+        assert found[name]["entrypoint"] == entrypoint
+        assert found[name]["work_pool_name"] == "sora-pool"
+        assert found[name]["parameters"]["credentials"] == "sora"
+    (nightly,) = found["sora-batch-text-to-video/nightly-batch"]["schedules"]
+    assert nightly["schedule"]["cron"] == "0 2 * * *" and nightly["active"] is False
+
+
+def test_a_worker_runs_a_text_to_video_flow_run_and_stores_the_mp4(
+    project: Project, sora_block: str, emulator: Emulator, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    creates = emulator.stats()["creates"]
+    params = json.dumps({"out": f"{out}/", "seconds": "4"})
+    created = prefect("deployment", "run", "sora-text-to-video/text-to-video", "--params", params, **at(project))
+    match = re.search(r"UUID: ([0-9a-f-]{36})", created.stdout)
+    assert match is not None, created.stdout
+
+    prefect("worker", "start", "--pool", "sora-pool", "--run-once", server=project.server, cwd=tmp_path, timeout=120)
+
+    run = project.server.get(f"/flow_runs/{match[1]}")
+    assert run["state"]["type"] == "COMPLETED", run["state"]
+    (video,) = out.glob("video_*.mp4")
+    assert probe(video) == (1280, 720, 4.0)  # the deployment's size, the run's seconds
+    assert emulator.stats()["creates"] == creates + 1
+
+
+def test_run_deployment_from_another_flow_returns_the_video_result_as_the_readme_shows(
+    project: Project, sora_block: str, emulator: Emulator, tmp_path: Path
+) -> None:
+    caller, worker = tmp_path / "caller", tmp_path / "worker"
+    caller.mkdir(), worker.mkdir()
+    deployment_id = deployments(project.server)["sora-text-to-video/text-to-video"]["id"]
+    before = len(flow_runs_of(project.server, deployment_id))
+
+    # The README's example flow, run as written in a process of its own; a worker picks
+    # up the run it creates.
+    script = readme_run_deployment_example() + "\n\nweekly_trailers()\n"
+    with subprocess.Popen(
+        [sys.executable, "-c", script],
+        cwd=caller,
+        env=project.server.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        try:
+            deadline = time.monotonic() + 60
+            while len(flow_runs_of(project.server, deployment_id)) == before:
+                assert process.poll() is None, process.communicate()
+                assert time.monotonic() < deadline, "run_deployment created no flow run"
+                time.sleep(0.2)
+            prefect(
+                "worker", "start", "--pool", "sora-pool", "--run-once", server=project.server, cwd=worker, timeout=120
+            )
+            stdout, stderr = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+
+    assert process.returncode == 0, stderr
+    # print(run.state.name, run.state.result()): "Completed" and the VideoResult's fields.
+    printed = re.search(r"^Completed (index=0 .*)$", stdout, re.MULTILINE)
+    assert printed is not None, stdout
+    assert "status='stored'" in printed[1] and "seconds='12'" in printed[1]
+    assert "actual_usd=Decimal('1.20')" in printed[1]
+    url = re.search(r"url='file://([^']+)'", printed[1])
+    assert url is not None
+    # The deployment's relative out: videos/ lands where the worker runs, and stays.
+    video = Path(url[1])
+    assert video.parent == worker.resolve() / "videos"
+    assert probe(video) == (1280, 720, 12.0)  # the README's "seconds": "12"
+
+
+def readme_run_deployment_example() -> str:
+    """The python block the README gives for calling a deployment from another flow."""
+    text = (REPOSITORY / "README.md").read_text()
+    _, after = text.split("From another flow, call a deployment with parameters and wait for its result:", 1)
+    block = re.search(r"```python\n(.*?)```", after, re.DOTALL)
+    assert block is not None
+    return block[1]
+
+
+def at(project: Project) -> dict[str, Any]:
+    return {"server": project.server, "cwd": project.path}
