@@ -138,32 +138,25 @@ async def test_a_create_failing_before_the_service_saw_it_is_looked_up_then_sent
     assert [job.id for job in jobs.data] == [video.id]
 
 
+@pytest.mark.parametrize("endpoint", ["create", "remix"])
 async def test_a_create_whose_answer_was_lost_is_found_by_the_lookup_not_sent_again(
-    sora_emulator: Emulator, make_client: Any
+    sora_emulator: Emulator, make_client: Any, endpoint: str
 ) -> None:
-    """The emulator cannot lose an answer after making a job, so the first answer is taken
-    away by a transport that drops it; the job itself is real, made by the emulator."""
     async with make_client() as client:
-        original = client._http._transport  # the real connection pool, kept for every other request
+        source = await client.create_video(validate_request(prompt="a fox [emulator:seconds=0]"))
+        sora_emulator.inject("lost", endpoint=endpoint)  # the job is made, then the connection is reset
 
-        class LoseFirstCreateAnswer(httpx.AsyncBaseTransport):
-            lost = False
-
-            async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-                response = await original.handle_async_request(request)
-                if request.method == "POST" and not self.lost:
-                    self.lost = True
-                    await response.aclose()
-                    raise httpx.ReadError("connection lost after the request was sent", request=request)
-                return response
-
-        client._http._transport = LoseFirstCreateAnswer()
-        video = await client.create_video(validate_request(prompt="a fox"))
+        if endpoint == "create":
+            video = await client.create_video(validate_request(prompt="a heron"))
+        else:
+            video = await client.remix_video(source.id, "a heron")
 
     stats = sora_emulator.stats()
-    assert stats["creates"] == 1
+    assert stats["faults"] == {"lost": 1}
+    assert stats["jobs_total"] == 2  # the source and the one the lost request made
     assert stats["lists"] == 1
-    assert video.prompt == "a fox"
+    assert video.prompt == "a heron"
+    assert sora_emulator.plan(video.id)["id"] == video.id
 
 
 def test_retry_after_ms_wins_over_retry_after() -> None:
