@@ -114,7 +114,7 @@ def test_an_image_can_come_from_any_fsspec_url(credentials: SoraCredentials, sor
     assert sora_emulator.stats()["creates"] == 1
 
 
-VALID_SIZES = {"sora-2": ("720x1280", "1280x720"), "sora-2-pro": ("1280x720", "1024x1792", "1080x1920")}
+VALID_SIZES = {"sora-2": ("720x1280", "1280x720"), "sora-2-pro": ("720x1280", "1280x720", "1024x1792", "1080x1920")}
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
