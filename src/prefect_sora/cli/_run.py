@@ -8,9 +8,11 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING
 
+from pydantic import ValidationError
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from prefect_sora.cli._exit import BAD_INPUT, err
+from prefect_sora.errors import InvalidParameter
 
 if TYPE_CHECKING:
     from prefect_sora.blocks import SoraCredentials
@@ -39,14 +41,30 @@ def credentials_for(
             err.print(f"Emulator running at {emulator.base_url}")
             yield SoraCredentials(api_key="sk-emulator", base_url=emulator.base_url)
             return
+        # Both failures below would otherwise escape as tracebacks with exit code 1.
         if block:
-            credentials = SoraCredentials.load(block)
+            try:
+                credentials = SoraCredentials.load(block)
+            except ValueError as exc:
+                raise InvalidParameter("--block", block, "no SoraCredentials block of that name is saved") from exc
             yield credentials.model_copy(update={"base_url": base_url}) if base_url else credentials
             return
         if not os.environ.get("SORA_API_KEY", "").strip():
             err.print(f"[bold red]{NO_CREDENTIALS}[/]")
             raise typer.Exit(BAD_INPUT)
-        yield SoraCredentials.from_env(**({"base_url": base_url} if base_url else {}))
+        try:
+            credentials = SoraCredentials.from_env(**({"base_url": base_url} if base_url else {}))
+        except ValidationError as exc:
+            raise _refusal(exc) from None
+        yield credentials
+
+
+def _refusal(exc: ValidationError) -> InvalidParameter:
+    """The block's own InvalidParameter (e.g. a plain-http base URL), which pydantic wrapped."""
+    error = exc.errors()[0].get("ctx", {}).get("error")
+    if isinstance(error, InvalidParameter):
+        return error
+    return InvalidParameter("SORA_API_KEY / SORA_BASE_URL", "<hidden>", "do not make valid credentials")
 
 
 @contextmanager
