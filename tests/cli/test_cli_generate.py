@@ -112,3 +112,18 @@ def test_bad_parameters_exit_2_naming_the_parameter_before_any_request(
     assert result.exit_code == 2, result.output
     assert f"Invalid {named}=" in result.stderr
     assert sora_emulator.stats()["requests_total"] == 0
+
+
+def test_an_unknown_block_name_exits_2_naming_it(run: Run) -> None:
+    result = run("generate", "A red kite", "--block", "no-such-block")
+
+    assert result.exit_code == 2, result.output
+    assert "Invalid --block='no-such-block'" in " ".join(result.stderr.split())
+
+
+def test_a_plain_http_remote_base_url_exits_2_without_printing_the_key(run: Run, api_key: str) -> None:
+    result = run("generate", "A red kite", env={"SORA_API_KEY": api_key, "SORA_BASE_URL": "http://api.example.com/v1"})
+
+    assert result.exit_code == 2, result.output
+    assert "Invalid base_url='http://api.example.com/v1'" in " ".join(result.stderr.split())
+    assert api_key not in result.output
