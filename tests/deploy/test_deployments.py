@@ -97,7 +97,8 @@ def test_run_deployment_from_another_flow_returns_the_video_result_as_the_readme
     project: Project, sora_block: str, emulator: Emulator, tmp_path: Path
 ) -> None:
     caller, worker = tmp_path / "caller", tmp_path / "worker"
-    caller.mkdir(), worker.mkdir()
+    caller.mkdir()
+    worker.mkdir()
     deployment_id = deployments(project.server)["sora-text-to-video/text-to-video"]["id"]
     before = len(flow_runs_of(project.server, deployment_id))
 

@@ -20,7 +20,7 @@ LINK = re.compile(r"^\[[^\]]*\]\(([^)]+)\)$")
 
 def links_in(artifacts: list[Artifact]) -> list[str]:
     """The targets of the link artifacts (Prefect stores them as markdown ``[text](url)`` without a key)."""
-    return [m.group(1) for a in artifacts if a.type == "markdown" and a.key is None if (m := LINK.match(a.data))]
+    return [m.group(1) for a in artifacts if a.type == "markdown" and a.key is None if (m := LINK.match(str(a.data)))]
 
 
 def test_a_text_to_video_run_has_cost_table_summary_link_and_progress_artifacts(
