@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -125,3 +126,24 @@ def prefect_client() -> Iterator[Any]:
 
     with get_client(sync_client=True) as client:
         yield client
+
+
+@pytest.fixture
+def final_task_run(prefect_client: Any) -> Callable[[Any], Any]:
+    """The task run as the server recorded it, once the server has its final state.
+
+    Task run states reach the server as events, processed a moment later, so a read
+    right after the flow returns may still show ``Retrying``.
+    """
+
+    def read(task_run_id: Any, timeout: float = 10.0) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            run = prefect_client.read_task_run(task_run_id)
+            if run.state is not None and run.state.is_final():
+                return run
+            if time.monotonic() > deadline:
+                raise AssertionError(f"task run {task_run_id} still {run.state!r} after {timeout}s")
+            time.sleep(0.05)
+
+    return read

@@ -39,18 +39,18 @@ def wait_in_a_flow(
     return generate()
 
 
-def test_a_completed_job_is_returned(credentials: SoraCredentials, prefect_client: Any) -> None:
+def test_a_completed_job_is_returned(credentials: SoraCredentials, final_task_run: Any) -> None:
     state, _ = wait_in_a_flow(credentials, "a koi pond [emulator:seconds=0.3]")
 
     video = state.result()
     assert isinstance(video, Video)
     assert video.status == "completed"
     assert video.progress == 100
-    assert prefect_client.read_task_run(state.state_details.task_run_id).run_count == 1
+    assert final_task_run(state.state_details.task_run_id).run_count == 1
 
 
 def test_a_failed_job_raises_job_failed_with_the_services_code_and_is_not_retried(
-    credentials: SoraCredentials, sora_emulator: Emulator, prefect_client: Any
+    credentials: SoraCredentials, sora_emulator: Emulator, final_task_run: Any
 ) -> None:
     state, _ = wait_in_a_flow(credentials, "a koi pond [emulator:fail=moderation_blocked] [emulator:seconds=0.3]")
 
@@ -59,12 +59,12 @@ def test_a_failed_job_raises_job_failed_with_the_services_code_and_is_not_retrie
     assert error.code == "moderation_blocked"
     assert error.video_id is not None
     assert "moderation" in error.message.lower() or "blocked" in error.message.lower()
-    assert prefect_client.read_task_run(state.state_details.task_run_id).run_count == 1
+    assert final_task_run(state.state_details.task_run_id).run_count == 1
     assert sora_emulator.stats()["polls"][error.video_id] <= 3
 
 
 def test_a_stuck_job_raises_wait_timeout_with_its_id_once_the_deadline_passes(
-    credentials: SoraCredentials, prefect_client: Any
+    credentials: SoraCredentials, final_task_run: Any
 ) -> None:
     started = time.monotonic()
     state, _ = wait_in_a_flow(credentials, "a koi pond [emulator:stuck]", timeout_seconds=1.0, poll_window_seconds=0.4)
@@ -76,17 +76,17 @@ def test_a_stuck_job_raises_wait_timeout_with_its_id_once_the_deadline_passes(
     assert error.status == "in_progress"
     assert 1.0 <= elapsed < 4.0
     # Two windows of 0.4 s retried on JobPending, then the last one ends at the deadline.
-    assert prefect_client.read_task_run(state.state_details.task_run_id).run_count >= 2
+    assert final_task_run(state.state_details.task_run_id).run_count >= 2
 
 
 def test_with_a_short_poll_window_the_task_retries_while_pending_and_returns_the_video(
-    credentials: SoraCredentials, prefect_client: Any
+    credentials: SoraCredentials, final_task_run: Any
 ) -> None:
     state, _ = wait_in_a_flow(credentials, "a koi pond [emulator:seconds=1.5]", poll_window_seconds=0.3)
 
     video = state.result()
     assert video.status == "completed"
-    run = prefect_client.read_task_run(state.state_details.task_run_id)
+    run = final_task_run(state.state_details.task_run_id)
     assert run.run_count > 1
     assert run.state.is_completed()
 
