@@ -108,10 +108,44 @@ async def produce(
     logger: logging.Logger | logging.LoggerAdapter[logging.Logger],
     storage_options: dict[str, Any] | None = None,
     on_stored: Callable[[StoredVideo], Awaitable[None]] | None = None,
+    entry: JournalEntry | None = None,
 ) -> VideoResult:
-    """Take one job from wherever the journal says it is to a stored file."""
-    entry = await journal.load(job.index, job.fingerprint())
+    """Take one job from wherever the journal says it is to a stored file.
+
+    Any failure ends in a result that keeps the job's id, never in an exception:
+    one item of a batch must not stop or lose the others. Errors that are not
+    the API's (a disk that fills up, a bug) are logged with their traceback.
+    """
+    entry = entry or await journal.load(job.index, job.fingerprint())
     state = Produced(job, entry, resumed=entry.state != "new")
+    try:
+        return await _produce(
+            state,
+            steps=steps,
+            journal=journal,
+            client=client,
+            policy=policy,
+            logger=logger,
+            storage_options=storage_options,
+            on_stored=on_stored,
+        )
+    except Exception as exc:
+        logger.exception("Item %d: unexpected %s", job.index, type(exc).__name__)
+        return _result(state, "error", error=exc, video_id=entry.video_id)
+
+
+async def _produce(
+    state: Produced,
+    *,
+    steps: Steps,
+    journal: Journal,
+    client: SoraClient,
+    policy: Policy,
+    logger: logging.Logger | logging.LoggerAdapter[logging.Logger],
+    storage_options: dict[str, Any] | None,
+    on_stored: Callable[[StoredVideo], Awaitable[None]] | None,
+) -> VideoResult:
+    job, entry = state.job, state.entry
     if entry.state == "stored" and entry.stored is not None:
         if await _exists(entry.stored.url, storage_options):
             logger.info("Item %d: video %s already stored at %s", job.index, entry.video_id, entry.stored.url)
@@ -251,7 +285,7 @@ def _result(
     status: ItemStatus,
     *,
     stored: StoredVideo | None = None,
-    error: SoraError | None = None,
+    error: BaseException | None = None,
     video_id: str | None = None,
 ) -> VideoResult:
     job = state.job

@@ -14,10 +14,10 @@ from prefect_sora.errors import InvalidParameter
 from prefect_sora.flows._artifacts import BatchProgress, link_stored, publish_results
 from prefect_sora.flows._common import check_budget, journal_for, run_key
 from prefect_sora.flows._credentials import resolve_credentials
-from prefect_sora.flows._pipeline import Job, Policy, Steps, produce
+from prefect_sora.flows._pipeline import Job, Policy, produce
 from prefect_sora.flows._steps import ClientSteps
 from prefect_sora.flows.results import BatchResult, VideoResult
-from prefect_sora.journal import Journal
+from prefect_sora.journal import Journal, JournalEntry
 from prefect_sora.models import VideoRequest
 from prefect_sora.pricing import CostEstimate
 from prefect_sora.tasks import estimate_cost
@@ -28,19 +28,20 @@ from prefect_sora.validation import validate_request
 # One task run per video (not per step), so Prefect's bookkeeping stays small
 # beside the work at a thousand videos; NO_CACHE: every call is a real video.
 @task(name="produce-video", task_run_name="video-{job.index}", cache_policy=NO_CACHE)
-async def produce_video(job: Job, steps: Steps, journal: Journal, policy: Policy) -> VideoResult:
+async def produce_video(
+    job: Job, steps: ClientSteps, journal: Journal, policy: Policy, entry: JournalEntry
+) -> VideoResult:
     """Take one batch item from request to stored file (or to a result saying why not)."""
-    client = steps.client if isinstance(steps, ClientSteps) else None
-    assert client is not None
     return await produce(
         job,
         steps=steps,
         journal=journal,
-        client=client,
+        client=steps.client,
         policy=policy,
         logger=run_logger(__name__),
-        storage_options=steps.storage_options if isinstance(steps, ClientSteps) else None,
+        storage_options=steps.storage_options,
         on_stored=link_stored,
+        entry=entry,
     )
 
 
@@ -119,6 +120,10 @@ async def batch_text_to_video(
     logger = run_logger(__name__)
     logger.info("Batch of %d videos, estimated $%s; resume key %s", len(checked), total, key)
 
+    jobs = [Job(index=i, request=r, estimate=e) for i, (r, e) in enumerate(zip(checked, estimates, strict=True))]
+    # Every record is read before anything is submitted, so a key reused for a
+    # different batch is refused whole, not after some of its items were paid for.
+    entries = await asyncio.gather(*(journal.load(job.index, job.fingerprint()) for job in jobs))
     progress = BatchProgress(len(checked))
     await progress.start()
     gate = asyncio.Semaphore(concurrency)
@@ -126,14 +131,13 @@ async def batch_text_to_video(
     async with creds.get_client() as client:
         steps = ClientSteps(client, out if out.endswith("/") else f"{out}/", timeout_seconds, storage_options)
 
-        async def one(job: Job) -> VideoResult:
+        async def one(job: Job, entry: JournalEntry) -> VideoResult:
             async with gate:
-                result = await produce_video(job, steps, journal, policy)
+                result = await produce_video(job, steps, journal, policy, entry)
             await progress.advance()
             return result
 
-        jobs = [Job(index=i, request=r, estimate=e) for i, (r, e) in enumerate(zip(checked, estimates, strict=True))]
-        results = list(await asyncio.gather(*(one(job) for job in jobs)))
+        results = list(await asyncio.gather(*(one(job, entry) for job, entry in zip(jobs, entries, strict=True))))
     await progress.advance(final=True)
 
     actual = sum((r.actual_usd for r in results), Decimal("0"))
