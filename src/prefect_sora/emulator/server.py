@@ -77,6 +77,10 @@ class _ThreadServer(uvicorn.Server):
 def _uvicorn_config(state: EmulatorState) -> uvicorn.Config:
     return uvicorn.Config(
         create_app(state),
+        # Leave the host process's logging alone: uvicorn's dictConfig would
+        # reconfigure every logger, flushing (and blocking on) Prefect's API
+        # handler, which can deadlock an emulator started inside a flow.
+        log_config=None,
         log_level="warning",
         access_log=False,  # the poll path must stay lean
         http="h11",
