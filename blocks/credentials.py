@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 from prefect.blocks.core import Block
-from pydantic import ConfigDict, Field, HttpUrl, SecretStr, model_validator
+from pydantic import ConfigDict, Field, HttpUrl, SecretStr, ValidationInfo, field_validator
 
 from prefect_sora.client import DEFAULT_BASE_URL, SoraClient
 from prefect_sora.errors import InvalidParameter
@@ -78,6 +78,7 @@ class SoraCredentials(Block):
     )
     allow_insecure_http: bool = Field(
         default=False,
+        validate_default=True,  # it carries the base_url check, which must always run
         description="Allow plain http:// to a host that is not loopback (the key then travels in clear).",
     )
     price_overrides: dict[str, dict[str, Decimal]] | None = Field(
@@ -86,15 +87,31 @@ class SoraCredentials(Block):
     )
 
     # A validation error must not quote the input: it holds the key.
+    # A validation error must not quote the input: it may hold the key. Checks
+    # are field validators, so the input recorded with an error (``errors()``)
+    # is that one field's value, never the whole block with its key.
     model_config = ConfigDict(hide_input_in_errors=True)
 
-    @model_validator(mode="after")
-    def _check(self) -> SoraCredentials:
-        check_base_url(self.base_url, allow_insecure_http=self.allow_insecure_http)
-        if not self.api_key.get_secret_value().strip():
+    @field_validator("api_key")
+    @classmethod
+    def _check_key(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
             raise InvalidParameter("api_key", "", "must not be empty")
-        self.prices()  # refuse a bad override now, not at the first estimate
-        return self
+        return value
+
+    @field_validator("allow_insecure_http")
+    @classmethod
+    def _check_base_url(cls, allow: bool, info: ValidationInfo) -> bool:
+        # Checked here rather than on base_url: the rule needs both, and base_url comes first.
+        if isinstance(info.data.get("base_url"), str):
+            check_base_url(info.data["base_url"], allow_insecure_http=allow)
+        return allow
+
+    @field_validator("price_overrides")
+    @classmethod
+    def _check_prices(cls, value: dict[str, dict[str, Decimal]] | None) -> dict[str, dict[str, Decimal]] | None:
+        price_table(value)  # refuse a bad override now, not at the first estimate
+        return value
 
     @classmethod
     def from_env(cls, **overrides: Any) -> SoraCredentials:

@@ -200,3 +200,20 @@ def test_price_overrides_replace_list_prices_and_can_price_a_new_model() -> None
 
     assert prices["sora-2-pro"] == {"720p": Decimal("0.30"), "1024p": Decimal("0.50"), "1080p": Decimal("0.65")}
     assert prices["sora-2-mini"] == {"720p": Decimal("0.05")}
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"base_url": "http://example.com/v1"},
+        {"base_url": "ftp://example.com/v1"},
+        {"price_overrides": {"sora-2": {"4k": 1}}},
+        {"timeout_seconds": -1},
+    ],
+)
+def test_no_validation_error_records_the_key_even_in_its_structured_form(bad: dict[str, object]) -> None:
+    key = "sk-structured-leak-check-7d1e"
+    with pytest.raises(ValidationError) as raised:
+        SoraCredentials(api_key=key, **bad)
+    assert key not in str(raised.value.errors())
+    assert key not in raised.value.json()
