@@ -20,6 +20,7 @@ from prefect_sora.errors import (
     ContentNotReady,
     InvalidParameter,
     InvalidRequest,
+    JobFailed,
     RateLimited,
     ServerError,
     SoraError,
@@ -160,6 +161,8 @@ async def error_from_response(response: httpx.Response, *, video_id: str | None,
         return AuthenticationFailed(f"Authentication failed: {text}", **context)
     if status == 404:
         return VideoNotFound(f"Not found: {text}", **context)
+    if status == 409 and "failed" in (code or "").lower():
+        return JobFailed(f"Job failed, it has no content: {text}", code=code, **context)
     if status == 409:
         return ContentNotReady(f"Not ready: {text}", param=param, code=code, **context)
     if status in (400, 422):

@@ -18,6 +18,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from prefect_sora.errors import InvalidParameter
+from prefect_sora.models import Video
 
 Tier = Literal["720p", "1024p", "1080p"]
 
@@ -126,3 +127,13 @@ def estimate(model: str, size: str, seconds: int, count: int = 1, table: PriceTa
         usd_per_second=rate,
         total_usd=rate * seconds * count,
     )
+
+
+def actual_cost(video: Video, table: PriceTable | None = None) -> Decimal:
+    """What a finished job was billed: its seconds x its tier's rate once ``completed``, else 0.
+
+    Failed jobs are not billed, and pending ones not yet.
+    """
+    if not video.is_completed or video.model is None or video.size is None or video.duration_seconds is None:
+        return Decimal("0")
+    return estimate(video.model, video.size, video.duration_seconds, 1, table).total_usd

@@ -78,3 +78,16 @@ def test_a_size_outside_every_tier_has_no_tier() -> None:
     assert tier_of("640x480") is None
     with pytest.raises(InvalidParameter, match="size"):
         estimate("sora-2", "1920x1080", 4)
+
+
+def test_the_actual_cost_of_a_job_is_its_price_once_completed_and_zero_otherwise() -> None:
+    from prefect_sora.models import Video
+    from prefect_sora.pricing import actual_cost
+
+    def job(status: str) -> Video:
+        return Video(id="video_1", status=status, model="sora-2-pro", size="1920x1080", seconds="8")
+
+    assert actual_cost(job("completed")) == Decimal("5.60")
+    assert actual_cost(job("failed")) == Decimal("0")
+    assert actual_cost(job("in_progress")) == Decimal("0")
+    assert actual_cost(job("completed"), price_table({"sora-2-pro": {"1080p": "0.5"}})) == Decimal("4.0")

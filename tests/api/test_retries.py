@@ -10,7 +10,7 @@ import pytest
 
 from prefect_sora.client import SoraClient
 from prefect_sora.emulator import Emulator
-from prefect_sora.errors import AuthenticationFailed, ContentNotReady, InvalidRequest, VideoNotFound
+from prefect_sora.errors import AuthenticationFailed, ContentNotReady, InvalidRequest, JobFailed, VideoNotFound
 from prefect_sora.retries import RetryPolicy, retry_after_seconds
 from prefect_sora.validation import validate_request
 
@@ -72,7 +72,7 @@ async def test_a_404_is_never_retried(sora_emulator: Emulator, make_client: Any)
 
 @pytest.mark.parametrize(
     ("prompt", "error"),
-    [("a fox [emulator:stuck]", ContentNotReady), ("a fox [emulator:fail] [emulator:seconds=0]", ContentNotReady)],
+    [("a fox [emulator:stuck]", ContentNotReady), ("a fox [emulator:fail] [emulator:seconds=0]", JobFailed)],
     ids=["409-not-ready", "409-failed"],
 )
 async def test_content_refused_with_a_409_is_asked_for_once(
