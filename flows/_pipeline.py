@@ -10,6 +10,7 @@ the job id: nothing paid for is ever lost, whatever failed.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 import weakref
@@ -49,9 +50,9 @@ class Job:
 
     def fingerprint(self) -> str:
         """What the journal checks a rerun's item against."""
-        reference = None
+        reference: object = None
         if isinstance(self.input_reference, ImageUpload):
-            reference = fingerprint({"bytes": self.input_reference.content.hex()[:4096]})
+            reference = hashlib.sha256(self.input_reference.content).hexdigest()
         elif self.input_reference is not None:
             reference = self.input_reference.model_dump()
         return fingerprint({"request": self.request.model_dump(), "ref": reference, "remix_of": self.remix_of})

@@ -35,16 +35,19 @@ class TaskSteps:
     storage_options: dict[str, Any] | None = None
 
     async def submit(self, job: Job, *, idempotency_key: str, exclude_ids: frozenset[str]) -> Video:
+        # The tasks are typed loosely (they hand sync callers a value); the results are typed here.
+        video: Video
         if job.remix_of is not None:
-            return await submit_remix(
+            video = await submit_remix(
                 self.credentials,
                 job.remix_of,
                 job.request.prompt,
                 idempotency_key=idempotency_key,
                 exclude_ids=exclude_ids,
             )
+            return video
         request = job.request
-        return await submit_video(
+        video = await submit_video(
             self.credentials,
             request.prompt,
             request.model,
@@ -54,12 +57,17 @@ class TaskSteps:
             idempotency_key=idempotency_key,
             exclude_ids=exclude_ids,
         )
+        return video
 
     async def wait(self, video: Video | str) -> Video:
-        return await await_video(self.credentials, video, timeout_seconds=self.timeout_seconds)
+        completed: Video = await await_video(self.credentials, video, timeout_seconds=self.timeout_seconds)
+        return completed
 
     async def fetch(self, video_id: str) -> StoredVideo:
-        return await fetch_video(self.credentials, video_id, self.out, storage_options=self.storage_options)
+        stored: StoredVideo = await fetch_video(
+            self.credentials, video_id, self.out, storage_options=self.storage_options
+        )
+        return stored
 
 
 @dataclass

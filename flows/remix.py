@@ -13,9 +13,8 @@ from prefect_sora.flows._credentials import resolve_credentials
 from prefect_sora.flows._pipeline import Job, Policy
 from prefect_sora.flows.results import VideoResult
 from prefect_sora.http import check_video_id
-from prefect_sora.models import VideoRequest
 from prefect_sora.tasks import estimate_cost
-from prefect_sora.validation import check_prompt
+from prefect_sora.validation import check_prompt, validate_request
 
 
 @flow(name="sora-remix-video", log_prints=False)
@@ -74,8 +73,13 @@ async def remix_video(
         source = await client.retrieve_video(source_id)
     if not source.is_completed:
         raise InvalidParameter("video_id", source_id, f"must be a completed video; it is {source.status}")
-    request = VideoRequest.model_construct(
-        prompt=prompt, model=source.model or "sora-2", seconds=source.seconds or "4", size=source.size or "720x1280"
+    # The remix keeps the source's model, size and length; pricing them checks them too.
+    request = validate_request(
+        prompt=prompt,
+        model=source.model or "sora-2",
+        seconds=source.seconds or "4",
+        size=source.size or "720x1280",
+        table=creds.prices(),
     )
     estimate = estimate_cost(request.model, request.size, request.seconds, credentials=creds)
     check_budget(estimate.total_usd, max_cost_usd)

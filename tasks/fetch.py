@@ -6,8 +6,7 @@ from typing import Any
 
 from prefect import Task
 from prefect.cache_policies import NO_CACHE
-from prefect.client.schemas.objects import TaskRun
-from prefect.states import State
+from prefect.client.schemas.objects import State, TaskRun
 
 from prefect_sora.blocks.credentials import SoraCredentials
 from prefect_sora.download import download

@@ -370,7 +370,8 @@ class SoraClient:
 
 
 def _rid(response: httpx.Response) -> str | None:
-    return response.headers.get("x-request-id")
+    value = response.headers.get("x-request-id")
+    return str(value) if value is not None else None
 
 
 def _int_or_none(value: str | None) -> int | None:

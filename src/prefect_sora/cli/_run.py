@@ -6,7 +6,7 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from pydantic import ValidationError
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
@@ -44,7 +44,8 @@ def credentials_for(
         # Both failures below would otherwise escape as tracebacks with exit code 1.
         if block:
             try:
-                credentials = SoraCredentials.load(block)
+                # Block.load dispatches on the context; from this sync code it returns the block.
+                credentials = cast("SoraCredentials", SoraCredentials.load(block))
             except ValueError as exc:
                 raise InvalidParameter("--block", block, "no SoraCredentials block of that name is saved") from exc
             yield credentials.model_copy(update={"base_url": base_url}) if base_url else credentials

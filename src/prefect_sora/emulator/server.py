@@ -283,7 +283,7 @@ class Emulator:
             raise ValueError(f"unknown fault {fault!r}")
         if count < 1:
             raise ValueError("count must be at least 1")
-        self.state.inject(kind, count=count, endpoint=endpoint)  # type: ignore[arg-type]
+        self.state.inject(kind, count=count, endpoint=endpoint)
 
     def expire(self, video_id: str) -> dict[str, Any]:
         """Make a job's content expire now; returns its plan."""
