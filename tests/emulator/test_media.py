@@ -57,10 +57,7 @@ def luma(frame: av.VideoFrame) -> bytes:
     """The visible Y plane of a decoded frame, without the row padding."""
     plane = frame.planes[0]
     data = bytes(plane)
-    return b"".join(
-        data[row * plane.line_size : row * plane.line_size + frame.width]
-        for row in range(frame.height)
-    )
+    return b"".join(data[row * plane.line_size : row * plane.line_size + frame.width] for row in range(frame.height))
 
 
 def decode(data: bytes) -> tuple[av.VideoStream, float, list[av.VideoFrame]]:
@@ -114,9 +111,7 @@ def test_every_decoded_frame_is_exactly_the_painted_card() -> None:
         assert luma(frame) == expected_y, f"frame {index} differs"
     cb = frames[-1].planes[1]
     cb_bytes = bytes(cb)
-    visible_cb = b"".join(
-        cb_bytes[r * cb.line_size : r * cb.line_size + width // 2] for r in range(height // 2)
-    )
+    visible_cb = b"".join(cb_bytes[r * cb.line_size : r * cb.line_size + width // 2] for r in range(height // 2))
     assert visible_cb == expected_cb
 
 
@@ -174,9 +169,7 @@ def test_emulation_prevention_hides_start_codes_and_round_trips(body: bytes, zer
 
 def test_emulation_prevention_known_answer() -> None:
     rbsp = bytes.fromhex("0000000000010000030080")
-    assert _h264.nal_unit(0, 1, rbsp)[1:] == bytes.fromhex(
-        "00000300000300010000030300 80".replace(" ", "")
-    )
+    assert _h264.nal_unit(0, 1, rbsp)[1:] == bytes.fromhex("00000300000300010000030300 80".replace(" ", ""))
 
 
 def test_pillow_is_the_default_when_installed() -> None:
@@ -196,9 +189,7 @@ def test_thumbnail_is_a_webp_of_the_video_size(size: str) -> None:
     ("size", "seconds", "sheet"),
     [("1280x720", 12, (640, 270)), ("720x1280", 4, (360, 160)), ("1920x1080", 8, (640, 180))],
 )
-def test_spritesheet_is_a_jpeg_grid_of_moving_frames(
-    size: str, seconds: int, sheet: tuple[int, int]
-) -> None:
+def test_spritesheet_is_a_jpeg_grid_of_moving_frames(size: str, seconds: int, sheet: tuple[int, int]) -> None:
     width, height = parse_size(size)
     body, content_type = render_spritesheet(width, height, seconds, seed=4)
     image = Image.open(io.BytesIO(body))
