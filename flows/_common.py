@@ -9,7 +9,7 @@ from typing import Any
 from prefect.context import FlowRunContext
 
 from prefect_sora.blocks.credentials import SoraCredentials
-from prefect_sora.errors import BudgetExceeded, InvalidParameter
+from prefect_sora.errors import BudgetExceeded, InvalidParameter, VideoNotStored
 from prefect_sora.flows._artifacts import link_stored, publish_results
 from prefect_sora.flows._pipeline import Job, Policy, produce
 from prefect_sora.flows._steps import TaskSteps
@@ -81,17 +81,11 @@ async def run_single(
     hint = f"Rerun with idempotency_key={key!r} to resume without paying twice."
     await publish_results(title, [result], estimated=result.estimated_usd, actual=result.actual_usd, resume_hint=hint)
     if not result.ok:
-        raise SingleVideoFailed(result, hint)
+        raise VideoNotStored(
+            f"Video {result.video_id or '(none)'} {result.status}: {result.error}. {hint}",
+            result=result,
+            reason=result.error_type,
+            video_id=result.video_id,
+        )
     logger.info("Stored video %s at %s; cost $%s", result.video_id, result.url, result.actual_usd)
     return result
-
-
-class SingleVideoFailed(Exception):
-    """The video did not end stored; ``result`` keeps its id, status and cost."""
-
-    def __init__(self, result: VideoResult, hint: str) -> None:
-        super().__init__(f"Video {result.video_id or '(none)'} {result.status}: {result.error}. {hint}")
-        self.result = result
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (SingleVideoFailed, (self.result, ""))

@@ -19,7 +19,8 @@ Classes are grouped by what the caller does next::
     ├── JobPending ................ not terminal yet; await_video retries on it
     ├── JobFailed ................. the job ended `failed` (not billed); code and message
     ├── WaitTimeout ............... the wait's deadline passed; resume with video_id
-    └── ContentExpired ............ the download window is over
+    ├── ContentExpired ............ the download window is over
+    └── VideoNotStored ............ a flow's video did not end stored; carries its result
 
 Every error carries ``video_id``, ``status_code`` and ``request_id`` as attributes
 (None where they do not apply). Messages are built from the service's answer and
@@ -191,6 +192,18 @@ class ContentExpired(SoraError):
     """The video's download window is over; the content cannot be fetched any more."""
 
 
+class VideoNotStored(SoraError):
+    """A single-video flow's video did not end stored; ``result`` keeps its id, status and cost.
+
+    ``reason`` names the error underneath (``JobFailed``, ``WaitTimeout`` ...).
+    """
+
+    def __init__(self, message: str, *, result: Any = None, reason: str | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.result = result
+        self.reason = reason
+
+
 __all__ = [
     "AuthenticationFailed",
     "BudgetExceeded",
@@ -209,5 +222,6 @@ __all__ = [
     "TransportError",
     "UnexpectedResponse",
     "VideoNotFound",
+    "VideoNotStored",
     "WaitTimeout",
 ]

@@ -107,7 +107,7 @@ def test_a_distinctive_key_appears_nowhere(
     script = tmp_path / "flows.py"
     script.write_text(FLOWS)
     outputs.append(run([sys.executable, str(script), base_url, f"{out}/"], env, tmp_path))
-    assert "refused as expected: SingleVideoFailed" in outputs[-1]
+    assert "refused as expected: VideoNotStored" in outputs[-1]
 
     cli = str(Path(sys.executable).with_name("prefect-sora"))
     outputs.append(

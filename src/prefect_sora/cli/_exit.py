@@ -31,7 +31,7 @@ def exit_codes() -> Iterator[None]:
         err.print(f"[bold red]Invalid input:[/] {exc}")
         raise typer.Exit(BAD_INPUT) from None
     except SoraError as exc:
-        err.print(f"[bold red]{type(exc).__name__}:[/] {exc}")
+        err.print(f"[bold red]{getattr(exc, 'reason', None) or type(exc).__name__}:[/] {exc}")
         raise typer.Exit(API_FAILURE) from None
     except KeyboardInterrupt:
         err.print("Interrupted.")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import ExitStack, contextmanager
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pydantic import ValidationError
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
@@ -17,6 +18,8 @@ from prefect_sora.errors import InvalidParameter
 if TYPE_CHECKING:
     from prefect_sora.blocks import SoraCredentials
     from prefect_sora.models import Video
+
+R = TypeVar("R")
 
 NO_CREDENTIALS = (
     "No credentials. Pass --block NAME (a saved SoraCredentials block), or set SORA_API_KEY "
@@ -122,3 +125,22 @@ def progress_bar(total: int) -> Iterator[Callable[[Video], None]]:
             yield listen
     finally:
         progress_listener.reset(token)
+
+
+def run_flow(
+    call: Callable[[SoraCredentials], Coroutine[Any, Any, R]],
+    *,
+    videos: int,
+    block: str | None,
+    base_url: str | None,
+    emulator: bool,
+    job_seconds: float,
+    verbose: bool,
+) -> R:
+    """Run one flow call with the chosen credentials, quiet Prefect logs and a live progress bar."""
+    with (
+        credentials_for(block=block, base_url=base_url, use_emulator=emulator, job_seconds=job_seconds) as credentials,
+        quiet_prefect_console(verbose),
+        progress_bar(videos),
+    ):
+        return asyncio.run(call(credentials))

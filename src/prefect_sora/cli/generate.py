@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
@@ -13,8 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from prefect_sora.cli._exit import API_FAILURE, err, exit_codes
-from prefect_sora.cli._run import credentials_for, progress_bar, quiet_prefect_console
+from prefect_sora.cli._exit import API_FAILURE, exit_codes
+from prefect_sora.cli._run import run_flow
 from prefect_sora.errors import InvalidParameter
 from prefect_sora.validation import normalize_seconds
 
@@ -50,37 +49,29 @@ def generate(
     """Generate one video with the text_to_video flow and store it under --out."""
     with exit_codes():
         from prefect_sora.flows import text_to_video
-        from prefect_sora.flows._common import SingleVideoFailed
 
         # The flow's signature only takes "4", "8" or "12": check here, or Prefect's
         # ParameterTypeError escapes as a traceback with exit code 1 instead of 2.
         checked_seconds = normalize_seconds(seconds)
-        with (
-            credentials_for(
-                block=block, base_url=base_url, use_emulator=emulator, job_seconds=emulator_job_seconds
-            ) as credentials,
-            quiet_prefect_console(verbose),
-            progress_bar(1),
-        ):
-            try:
-                result = asyncio.run(
-                    text_to_video(
-                        prompt,
-                        model=model,
-                        seconds=checked_seconds,
-                        size=size,
-                        out=out,
-                        max_cost_usd=max_cost_usd,
-                        credentials=credentials,
-                        idempotency_key=idempotency_key,
-                        timeout_seconds=timeout,
-                    )
-                )
-            except SingleVideoFailed as exc:
-                # The job failed, timed out, expired or the API refused it: not a SoraError
-                # itself (it carries the result), so exit_codes would not map it to 4.
-                err.print(f"[bold red]{exc.result.error_type or 'Failed'}:[/] {exc}")
-                raise typer.Exit(API_FAILURE) from None
+        result = run_flow(
+            lambda credentials: text_to_video(
+                prompt,
+                model=model,
+                seconds=checked_seconds,
+                size=size,
+                out=out,
+                max_cost_usd=max_cost_usd,
+                credentials=credentials,
+                idempotency_key=idempotency_key,
+                timeout_seconds=timeout,
+            ),
+            videos=1,
+            block=block,
+            base_url=base_url,
+            emulator=emulator,
+            job_seconds=emulator_job_seconds,
+            verbose=verbose,
+        )
     if as_json:
         typer.echo(result.model_dump_json())
         return
@@ -109,24 +100,23 @@ def batch(
         from prefect_sora.flows import batch_text_to_video
 
         requests = read_requests(file)
-        with (
-            credentials_for(
-                block=block, base_url=base_url, use_emulator=emulator, job_seconds=emulator_job_seconds
-            ) as credentials,
-            quiet_prefect_console(verbose),
-            progress_bar(len(requests)),
-        ):
-            result = asyncio.run(
-                batch_text_to_video(
-                    requests,
-                    out=out,
-                    max_cost_usd=max_cost_usd,
-                    concurrency=concurrency,
-                    credentials=credentials,
-                    idempotency_key=idempotency_key,
-                    timeout_seconds=timeout,
-                )
-            )
+        result = run_flow(
+            lambda credentials: batch_text_to_video(
+                requests,
+                out=out,
+                max_cost_usd=max_cost_usd,
+                concurrency=concurrency,
+                credentials=credentials,
+                idempotency_key=idempotency_key,
+                timeout_seconds=timeout,
+            ),
+            videos=len(requests),
+            block=block,
+            base_url=base_url,
+            emulator=emulator,
+            job_seconds=emulator_job_seconds,
+            verbose=verbose,
+        )
     if as_json:
         typer.echo(result.model_dump_json())
     else:
