@@ -95,7 +95,7 @@ def _count_prefect_calls() -> tuple[collections.Counter[str], collections.Counte
     return requests, events
 
 
-def _flow(base_url: str, n: int, out: Path, profile: str | None) -> dict[str, Any]:
+def _flow(base_url: str, n: int, out: Path) -> dict[str, Any]:
     from prefect_sora.blocks import SoraCredentials
     from prefect_sora.flows import batch_text_to_video
     from prefect_sora.models import VideoRequest
@@ -103,19 +103,11 @@ def _flow(base_url: str, n: int, out: Path, profile: str | None) -> dict[str, An
     requests_counted, events_counted = _count_prefect_calls()
     credentials = SoraCredentials(api_key="sk-bench", base_url=base_url)
     requests = [VideoRequest(prompt=f"fan-out video {i}", seconds="4", size="720x1280") for i in range(n)]
-    profiler = None
-    if profile:
-        from pyinstrument import Profiler
-
-        profiler = Profiler(interval=0.005, async_mode="disabled")
-        profiler.start()
     started = time.perf_counter()
     result = asyncio.run(batch_text_to_video(requests, out=f"{out}/", credentials=credentials, concurrency=n))
     wall = time.perf_counter() - started
-    if profiler is not None:
-        profiler.stop()
-        Path(profile).write_text(profiler.output_text(unicode=False, color=False, show_all=False))  # type: ignore[arg-type]
-    assert result.stored == n, f"only {result.stored} of {n} stored"
+    failures = collections.Counter(f"{item.status}: {item.error_type}" for item in result.items if not item.ok)
+    assert result.stored == n, f"only {result.stored} of {n} stored: {dict(failures)}"
     http_calls, event_calls = sum(requests_counted.values()), sum(events_counted.values())
     return {
         "wall_s": wall,
@@ -134,7 +126,7 @@ def _child(options: argparse.Namespace) -> dict[str, Any]:
         asyncio.run(_script(options.base_url, options.n, out))
         figures: dict[str, Any] = {"wall_s": time.perf_counter() - started}
     else:
-        figures = _flow(options.base_url, options.n, out, options.profile)
+        figures = _flow(options.base_url, options.n, out)
     stored = list(out.glob("*.mp4"))
     assert len(stored) == options.n and all(p.stat().st_size == CONTENT_BYTES for p in stored)
     return {**figures, "rss_at_start_mb": round(before, 1), "peak_rss_mb": round(_common.peak_rss_mb(), 1)}
@@ -155,7 +147,7 @@ def run(*, quick: bool = False, sizes: list[int] | None = None, profile: bool = 
             runs = []
             for repeat in range(repeats):
                 for side in ("script", "flow"):
-                    path = str(_common.RESULTS / f"fanout-profile-{n}.txt") if profile and side == "flow" else None
+                    path = str(_common.RESULTS / f"fanout-{n}.py-spy.txt") if profile and side == "flow" else None
                     figures = _one(emu.url, side, n, prefect_env, path)
                     runs.append({"side": side, "repeat": repeat, **figures})
             script = [r for r in runs if r["side"] == "script"]
@@ -191,7 +183,10 @@ def _one(root: str, side: str, n: int, prefect_env: dict[str, str], profile: str
     try:
         args = [__file__, "--side", side, "--n", str(n), "--base-url", f"{root}/v1", "--out", str(out)]
         if profile:
-            args += ["--profile", profile]
+            # py-spy samples from outside at 50 Hz: it does not slow the flow down the way
+            # an in-process profiler does with a thousand coroutines.
+            spy = str(Path(sys.executable).with_name("py-spy"))
+            args = ["-c", _UNDER_PY_SPY, spy, profile, sys.executable, *args]
         load_before = _common.load()
         figures = _common.run_child(args, env=prefect_env)
         stats = _common.admin(root, "stats")
@@ -202,15 +197,26 @@ def _one(root: str, side: str, n: int, prefect_env: dict[str, str], profile: str
         shutil.rmtree(out, ignore_errors=True)
 
 
+#: Run a child under ``py-spy record`` (collapsed stacks) and pass its JSON line on.
+_UNDER_PY_SPY = """
+import subprocess, sys
+spy, out, *command = sys.argv[1:]
+done = subprocess.run([spy, "record", "--rate", "50", "--format", "raw", "-o", out, "--", *command],
+                      capture_output=True, text=True)
+sys.stderr.write(done.stderr)
+print([line for line in done.stdout.splitlines() if line.startswith("{")][-1])
+sys.exit(done.returncode)
+"""
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--side", choices=["flow", "script"])
     parser.add_argument("--n", type=int, default=100)
     parser.add_argument("--base-url")
     parser.add_argument("--out")
-    parser.add_argument("--profile", help="(flow side) write a pyinstrument profile here")
     parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], help="e.g. 100,1000")
-    parser.add_argument("--profile-flow", action="store_true", help="profile each flow run with pyinstrument")
+    parser.add_argument("--profile-flow", action="store_true", help="record each flow run with py-spy")
     parser.add_argument("--quick", action="store_true")
     options = parser.parse_args()
     if options.side:

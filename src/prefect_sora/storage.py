@@ -197,12 +197,16 @@ def _remove_quietly(fs: AbstractFileSystem, path: str) -> None:
 
 def _sweep_partials(fs: AbstractFileSystem, parent: str, name: str) -> None:
     """Remove partials of this same file left by a process that was killed mid-write."""
+    prefix = f".{name}{_PARTIAL}"
     try:
-        leftovers = fs.glob(posixpath.join(parent, f".{glob_escape(name)}{_PARTIAL}*"))
+        # Names only: fs.glob stats every entry of the folder, which made each write
+        # cost O(folder) stats, and a 1,000-video batch a million of them.
+        entries = fs.ls(parent, detail=False)
     except (OSError, ValueError):
         return
-    for leftover in leftovers:
-        _remove_quietly(fs, leftover)
+    for entry in entries:
+        if posixpath.basename(str(entry).rstrip("/")).startswith(prefix):
+            _remove_quietly(fs, entry)
 
 
 def glob_escape(name: str) -> str:
