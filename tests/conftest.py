@@ -25,62 +25,14 @@ def prefect_server() -> Iterator[None]:
         yield
 
 
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def prefect_server_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """A real `prefect server start` in its own process and PREFECT_HOME, for subprocess tests.
 
-    Yields the environment a child process needs to talk to it (PREFECT_API_URL,
-    PREFECT_HOME). Its SQLite database is ``$PREFECT_HOME/prefect.db``.
+    Yields the environment a child process needs to talk to it. Its SQLite
+    database is ``$PREFECT_HOME/prefect.db``.
     """
-    import subprocess
-    import sys
-    import time
-    from pathlib import Path
+    from servers import prefect_server
 
-    import httpx
-
-    home = tmp_path_factory.mktemp("prefect-home")
-    port = free_port()
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(home),
-        "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home}/prefect.db",
-    }
-    prefect = str(Path(sys.executable).with_name("prefect"))
-    log = (home / "server.log").open("w")
-    server = subprocess.Popen(
-        [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)], env=env, stdout=log, stderr=log
-    )
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if server.poll() is not None:
-            raise RuntimeError(f"prefect server exited: {(home / 'server.log').read_text()[-2000:]}")
-        time.sleep(0.3)
-    else:
-        server.kill()
-        raise RuntimeError("prefect server did not become healthy in 90 s")
-    try:
-        yield {key: env[key] for key in ("PREFECT_HOME", "PREFECT_API_URL", "PREFECT_SERVER_ANALYTICS_ENABLED")}
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
+    with prefect_server(tmp_path_factory.mktemp("prefect-home")) as env:
+        yield env

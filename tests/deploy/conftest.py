@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
-from deploy_helpers import BIN, REPOSITORY, Project, Server, free_port, prefect
+from deploy_helpers import REPOSITORY, Project, Server, prefect
+from servers import prefect_server
 
 
 @pytest.fixture(autouse=True)
@@ -22,42 +19,9 @@ def _prefect_test_server(prefect_server: None) -> None:
 def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """``prefect server start`` on a free port, with its own PREFECT_HOME, healthy before the tests start."""
     home = tmp_path_factory.mktemp("prefect-home")
-    port = free_port()
-    api_url = f"http://127.0.0.1:{port}/api"
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("PREFECT_", "SORA_"))}
-    env.update(
-        PREFECT_HOME=str(home),
-        PREFECT_API_URL=api_url,
-        PREFECT_SERVER_ANALYTICS_ENABLED="false",
-        PREFECT_API_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{home}/prefect.db",
-        # The worker looks for runs every second instead of every ten.
-        PREFECT_WORKER_QUERY_SECONDS="1",
-    )
-    with (home / "server.log").open("w") as log:
-        process = subprocess.Popen(
-            [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{api_url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None, (home / "server.log").read_text()[-2000:]
-            assert time.monotonic() < deadline, "prefect server did not become healthy in 60 s"
-            time.sleep(0.2)
-        yield Server(api_url=api_url, home=home, env=env)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    # The worker looks for runs every second instead of every ten.
+    with prefect_server(home, PREFECT_WORKER_QUERY_SECONDS="1") as env:
+        yield Server(api_url=env["PREFECT_API_URL"], home=home, env=env)
 
 
 @pytest.fixture(scope="module")

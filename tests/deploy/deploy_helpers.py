@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -36,12 +35,6 @@ class Project:
 
     server: Server
     path: Path
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def prefect(*args: str, server: Server, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:

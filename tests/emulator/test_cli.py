@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from emulator_helpers import AUTH, wait_until
+from servers import free_port
 
 BIN = Path(sys.executable).parent
 
@@ -60,14 +61,6 @@ def round_trip(base_url: str, *, headers: dict[str, str]) -> float:
 
         wait_until(completed, timeout=10, interval=0.05)
         return float(plan["completed_at"] - plan["created_at"])
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_prefect_sora_emulator_command_serves_until_ctrl_c() -> None:

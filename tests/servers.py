@@ -1,0 +1,73 @@
+"""Real servers the tests start as processes: a `prefect server start` and free ports for them.
+
+Importable from every test folder (pytest puts ``tests/`` on the path for the
+root conftest), so the suite starts servers one way only.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def prefect_server(home: Path, **settings: str) -> Iterator[dict[str, str]]:
+    """Run `prefect server start` on a free port with its own PREFECT_HOME until the block ends.
+
+    Yields the environment a client process needs (the parent's, minus any
+    PREFECT_ and SORA_ settings, plus PREFECT_HOME, PREFECT_API_URL and
+    ``settings``). The database is ``home/prefect.db``; the log ``home/server.log``.
+    """
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PREFECT_", "SORA_"))}
+    env.update(
+        PREFECT_HOME=str(home),
+        PREFECT_API_URL=f"http://127.0.0.1:{port}/api",
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_API_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{home}/prefect.db",
+        **settings,
+    )
+    with (home / "server.log").open("w") as log:
+        process = subprocess.Popen(
+            [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"{env['PREFECT_API_URL']}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None:
+                raise RuntimeError(f"prefect server exited: {(home / 'server.log').read_text()[-2000:]}")
+            if time.monotonic() > deadline:
+                raise RuntimeError("prefect server did not become healthy in 90 s")
+            time.sleep(0.2)
+        yield env
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
