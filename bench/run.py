@@ -55,6 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report", action="store_true", help="render BENCHMARKS.md even with --quick")
     parser.add_argument("--benchmarks-md", type=Path, help="render to this file instead of BENCHMARKS.md")
     parser.add_argument("--strict", action="store_true", help="exit 1 if a goal is missed")
+    parser.add_argument(
+        "--polling-baseline",
+        metavar="REV",
+        help="also run the poll schedule as it was at this git revision, side by side (before/after figures)",
+    )
     options = parser.parse_args(argv)
     unknown = [name for name in options.only if name not in BENCHMARKS]
     if unknown:
@@ -66,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in options.only:
         print(f"== {name} ...", file=sys.stderr, flush=True)
         started, load_before = time.monotonic(), _common.load()
-        figures = BENCHMARKS[name](quick=options.quick)
+        extra = {"before": options.polling_baseline} if name == "polling" and options.polling_baseline else {}
+        figures = BENCHMARKS[name](quick=options.quick, **extra)
         result = {
             "benchmark": name,
             "command": command,
