@@ -179,8 +179,8 @@ def _download(result: dict[str, Any]) -> str:
     out = [
         f"{figures['bytes'] / (1 << 20):,.0f} MiB synthetic body, emulator in its own process, each case in a fresh "
         f"process, {figures['rounds']} rounds alternating. `file` and `memory` are `prefect_sora.download.download` "
-        "(what `fetch_video` runs); `raw` is `httpx` `aiter_bytes()` + `file.write`, `raw-1mib` the same with "
-        "`aiter_bytes(1 << 20)`. Growth = RSS high-water "
+        "(what `fetch_video` runs); `raw` is `httpx` `aiter_bytes()` + `file.write`, `raw-sha256` the "
+        "same hashing what it writes, `raw-1mib` the raw loop with `aiter_bytes(1 << 20)`. Growth = RSS high-water "
         "minus RSS just before the download.\n",
         "| case | MiB/s (median; runs) | ratio to raw | CPU s (median) | peak RSS growth "
         "| growth beyond stored bytes |",
@@ -252,10 +252,11 @@ INTRO = """# Benchmarks
 Measured against the bundled emulator, by one command:
 
 ```bash
-python bench/run.py                    # all; --only polling,fanout,download,capacity,import; --quick to smoke
+python bench/run.py --polling-baseline 099a354^   # all; --only polling,fanout,...; --quick to smoke
 ```
 
-(`pip install -e ".[bench]"` first: openai, pyinstrument, psutil.) Figures are ratios or
+(`pip install -e ".[bench]"` first: the `openai` SDK; `py-spy` too for `bench/fanout.py
+--profile-flow`.) A full run takes about 20 minutes on 2 cores. Figures are ratios or
 counts measured side by side in the same run, because absolute times drift with the
 load of a shared machine; each section says when, on how many cores and under what
 load it was measured. Benchmarks are not tests and do not run in CI.
