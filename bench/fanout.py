@@ -228,8 +228,9 @@ def run(*, quick: bool = False, sizes: list[int] | None = None, profile: bool = 
             for repeat in range(repeats):
                 for side in SIDES:
                     spy = profile and side.startswith("flow")
-                    path = str(_common.RESULTS / f"fanout-{n}-{side}.py-spy.txt") if spy else None
-                    runs.append({"side": side, "repeat": repeat, **_one(emu.url, side, n, prefect_env, path)})
+                    path = str(Path(tempfile.gettempdir()) / f"fanout-{n}-{side}.py-spy.txt") if spy else None
+                    figures = _one(emu.url, side, n, prefect_env, path)
+                    runs.append({"side": side, "repeat": repeat, **figures, **({"py_spy": path} if path else {})})
             by_side = {side: [r for r in runs if r["side"] == side] for side in SIDES}
             walls = {side: [round(r["wall_s"], 2) for r in found] for side, found in by_side.items()}
             best_script = min(("script", "script-gated"), key=lambda side: _common.median(walls[side]))

@@ -256,7 +256,7 @@ python bench/run.py --polling-baseline 099a354^   # all; --only polling,fanout,.
 ```
 
 (`pip install -e ".[bench]"` first: the `openai` SDK; `py-spy` too for `bench/fanout.py
---profile-flow`.) A full run takes about 20 minutes on 2 cores. Figures are ratios or
+--profile-flow`.) A full run takes about 15 minutes on 2 cores. Figures are ratios or
 counts measured side by side in the same run, because absolute times drift with the
 load of a shared machine; each section says when, on how many cores and under what
 load it was measured. Benchmarks are not tests and do not run in CI.

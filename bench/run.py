@@ -1,6 +1,6 @@
 """Run the prefect-sora benchmarks against the emulator and write BENCHMARKS.md.
 
-    python bench/run.py                      # everything (about 25 minutes on 2 cores)
+    python bench/run.py                      # everything (about 15 minutes on 2 cores)
     python bench/run.py --only polling       # one (or several: --only polling,download)
     python bench/run.py --quick              # smoke: small sizes, seconds not minutes
 
