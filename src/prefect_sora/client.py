@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from prefect_sora import __version__
 from prefect_sora.errors import SoraError, SubmissionUncertain, TransientError, UnexpectedResponse
 from prefect_sora.http import (
+    GatedTransport,
     Redactor,
     check_base_url,
     check_video_id,
@@ -41,6 +42,8 @@ logger = logging.getLogger("prefect_sora.client")
 
 DEFAULT_BASE_URL = "https://api.apiyi.com/v1"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+#: Requests in flight per client; more wait their turn (see GatedTransport).
+MAX_CONNECTIONS = 64
 
 
 @dataclass(frozen=True)
@@ -106,13 +109,14 @@ class SoraClient:
         self._api_key = api_key
         self._redact = Redactor(api_key)
         self._allow_insecure_http = allow_insecure_http
+        limits = httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS // 2)
+        transport = httpx.AsyncHTTPTransport(verify=_ssl_context(), limits=limits)
         # Redirects are followed by hand so the bearer never leaves the API's origin.
         self._http = httpx.AsyncClient(
             timeout=timeout,
-            verify=_ssl_context(),
             follow_redirects=False,
             headers={"User-Agent": f"prefect-sora/{__version__}"},
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+            transport=GatedTransport(transport, MAX_CONNECTIONS),
         )
         self._issued: set[str] = set()
 

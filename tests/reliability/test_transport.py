@@ -13,7 +13,7 @@ from prefect_sora.errors import InvalidParameter
 
 def ssl_context_of(client: SoraClient) -> ssl.SSLContext:
     # The pool's context is what every https connection of this client is made with.
-    context = client._http._transport._pool._ssl_context  # type: ignore[attr-defined]
+    context = client._http._transport._inner._pool._ssl_context  # type: ignore[attr-defined]
     assert isinstance(context, ssl.SSLContext)
     return context
 
