@@ -11,9 +11,8 @@ serves every flow run; it is up before any timing starts. The sides, run in turn
   httpx at once. At a thousand items this is three times faster: httpcore's pool rescans
   its whole queue of waiting requests on every request event, so a deep queue inside it
   costs CPU quadratically;
-- ``flow``: ``batch_text_to_video(requests, concurrency=N)``;
-- ``flow-gated``: an experiment, the flow with SoraClient's requests gated the same way
-  (a change to ``client.py`` that this benchmark recommends, patched in for the run).
+- ``flow``: ``batch_text_to_video(requests, concurrency=N)`` (its SoraClient gates its
+  own requests the same way, see ``prefect_sora.http.GatedTransport``).
 
 Reported per run: wall time (from just before the call to its return, imports done),
 the process's RSS high-water mark, the emulator's GETs per video, and for the flow the
@@ -40,7 +39,7 @@ import _common
 
 CONTENT_BYTES = 1 << 20
 POOL = 64  # SoraClient's max_connections
-SIDES = ("script", "script-gated", "flow", "flow-gated")
+SIDES = ("script", "script-gated", "flow")
 CONFIG: dict[str, Any] = {"job_seconds_range": [10.0, 20.0], "synthetic_content_bytes": CONTENT_BYTES, "seed": 5}
 _ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -79,60 +78,6 @@ async def _script(base_url: str, n: int, out: Path, *, gated: bool) -> None:
         await asyncio.gather(*(one(i) for i in range(n)))
 
 
-def _gate_sora_client(limit: int) -> None:
-    """Experiment: what gating SoraClient's requests (a change to client.py) would give the flow.
-
-    Wraps each client's transport so that at most `limit` requests are in flight (a
-    streamed response holds its slot until it is closed); the rest wait in asyncio.
-    """
-    import httpx
-
-    from prefect_sora.client import SoraClient
-
-    class Releasing(httpx.AsyncByteStream):
-        def __init__(self, stream: Any, gate: asyncio.Semaphore) -> None:
-            self.stream, self.gate, self.released = stream, gate, False
-
-        async def __aiter__(self) -> Any:
-            async for chunk in self.stream:
-                yield chunk
-
-        async def aclose(self) -> None:
-            try:
-                await self.stream.aclose()
-            finally:
-                if not self.released:
-                    self.released = True
-                    self.gate.release()
-
-    class Gated(httpx.AsyncBaseTransport):
-        def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-            self.inner, self.gate = inner, asyncio.Semaphore(limit)
-
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            await self.gate.acquire()
-            try:
-                response = await self.inner.handle_async_request(request)
-            except BaseException:
-                self.gate.release()
-                raise
-            stream = Releasing(response.stream, self.gate)
-            return httpx.Response(
-                response.status_code, headers=response.headers, stream=stream, extensions=response.extensions
-            )
-
-        async def aclose(self) -> None:
-            await self.inner.aclose()
-
-    original = SoraClient.__init__
-
-    def gated_init(self: Any, *args: Any, **kwargs: Any) -> None:
-        original(self, *args, **kwargs)
-        self._http._transport = Gated(self._http._transport)
-
-    SoraClient.__init__ = gated_init  # type: ignore[method-assign]
-
-
 # -- the flow, with its Prefect API calls counted ----------------------------------------
 
 
@@ -166,13 +111,10 @@ def _count_prefect_calls() -> tuple[collections.Counter[str], collections.Counte
     return requests, events
 
 
-def _flow(base_url: str, n: int, out: Path, *, gated: bool) -> dict[str, Any]:
+def _flow(base_url: str, n: int, out: Path) -> dict[str, Any]:
     from prefect_sora.blocks import SoraCredentials
     from prefect_sora.flows import batch_text_to_video
     from prefect_sora.models import VideoRequest
-
-    if gated:
-        _gate_sora_client(POOL)
 
     requests_counted, events_counted = _count_prefect_calls()
     credentials = SoraCredentials(api_key="sk-bench", base_url=base_url)
@@ -201,7 +143,7 @@ def _child(options: argparse.Namespace) -> dict[str, Any]:
         asyncio.run(_script(options.base_url, options.n, out, gated=gated))
         figures: dict[str, Any] = {"wall_s": time.perf_counter() - started}
     else:
-        figures = _flow(options.base_url, options.n, out, gated=gated)
+        figures = _flow(options.base_url, options.n, out)
     stored = list(out.glob("*.mp4"))
     assert len(stored) == options.n and all(p.stat().st_size == CONTENT_BYTES for p in stored)
     return {**figures, "rss_at_start_mb": round(before, 1), "peak_rss_mb": round(_common.peak_rss_mb(), 1)}
@@ -214,8 +156,7 @@ def run(*, quick: bool = False, sizes: list[int] | None = None, profile: bool = 
     """Alternate the sides at each size; report overhead, memory and API calls.
 
     The overhead that the goals judge is the flow against the faster of the two scripts
-    (the gated one at scale); ``flow-gated`` is an experiment, the flow with SoraClient's
-    requests gated the same way, to show what that change to the client would give.
+    (the gated one at scale).
     """
     plan = [(20, 1)] if quick else [(n, 2 if n <= 100 else 1) for n in (sizes or [100, 1000])]
     rows = []
@@ -245,12 +186,6 @@ def run(*, quick: bool = False, sizes: list[int] | None = None, profile: bool = 
                     "overhead_median_s": round(_common.median(overheads), 2),
                     "overhead_vs_plain_script_median_s": round(
                         _common.median([f - s for s, f in zip(walls["script"], walls["flow"], strict=True)]), 2
-                    ),
-                    "overhead_gated_flow_vs_gated_script_median_s": round(
-                        _common.median(
-                            [f - s for s, f in zip(walls["script-gated"], walls["flow-gated"], strict=True)]
-                        ),
-                        2,
                     ),
                     "peak_rss_mb": {side: max(r["peak_rss_mb"] for r in found) for side, found in by_side.items()},
                     "flow_peak_rss_mb": max(r["peak_rss_mb"] for r in flow),

@@ -144,21 +144,19 @@ def _fanout(result: dict[str, Any]) -> str:
         "process (reset before each run), with one `prefect server start` up before any timing; sides alternate. "
         "`script`: a minimal asyncio + httpx script (create, poll every second, stream to disk) on one client with "
         "SoraClient's 64-connection pool; `script-gated`: the same with an asyncio semaphore letting 64 requests "
-        "into httpx at a time; `flow`: `batch_text_to_video(concurrency=N)`; `flow-gated`: the flow with "
-        "SoraClient's requests gated the same way (an experiment: the client.py change recommended below). "
-        "Overhead = flow minus the faster script. Prefect calls counted on Prefect's own httpx clients and "
-        "events emitter.\n",
-        "| items | script | script-gated | flow | flow-gated | overhead (flow - faster script) "
-        "| flow-gated - script-gated | peak RSS flow / script | Prefect HTTP / video | Prefect events / video "
+        "into httpx at a time; `flow`: `batch_text_to_video(concurrency=N)`, whose SoraClient gates its "
+        "own requests the same way. Overhead = flow minus the faster script. Prefect calls counted on "
+        "Prefect's own httpx clients and events emitter.\n",
+        "| items | script | script-gated | flow | overhead (flow - faster script) "
+        "| peak RSS flow / script | Prefect HTTP / video | Prefect events / video "
         "| emulator GETs / video (script, flow) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in figures["sizes"]:
         walls, rss, gets = row["wall_s"], row["peak_rss_mb"], row["emulator_gets_per_video"]
         out.append(
             f"| {row['items']:,} | {_seconds(walls['script'])} | {_seconds(walls['script-gated'])} | "
-            f"{_seconds(walls['flow'])} | {_seconds(walls['flow-gated'])} | {_seconds(row['overhead_s'])} | "
-            f"{row['overhead_gated_flow_vs_gated_script_median_s']:.1f} s | "
+            f"{_seconds(walls['flow'])} | {_seconds(row['overhead_s'])} | "
             f"{rss['flow']:.0f} / {rss['script']:.0f} MB | {row['prefect_http_per_video']:.2f} | "
             f"{row['prefect_events_per_video']:.2f} | {gets['script']:.1f}, {gets['flow']:.1f} |"
         )
