@@ -15,7 +15,9 @@ from prefect_sora.flows._pipeline import Job, Policy, produce
 from prefect_sora.flows._steps import TaskSteps
 from prefect_sora.flows.results import VideoResult
 from prefect_sora.journal import Journal
+from prefect_sora.models import ImageReference, ImageUpload, VideoRequest
 from prefect_sora.pricing import to_decimal
+from prefect_sora.tasks import estimate_cost
 from prefect_sora.tasks._common import run_logger
 
 JOURNAL_FOLDER = ".prefect-sora/journal"
@@ -52,17 +54,31 @@ def journal_for(out: str, key: str, journal_url: str | None, storage_options: di
 
 async def run_single(
     title: str,
-    job: Job,
+    request: VideoRequest,
     *,
     credentials: SoraCredentials,
+    max_cost_usd: float | None,
     out: str,
-    key: str,
+    idempotency_key: str | None,
     journal_url: str | None,
     storage_options: dict[str, Any] | None,
     timeout_seconds: float | None,
-    policy: Policy,
+    resubmit_failed: int = 0,
+    regenerate_expired: bool = False,
+    input_reference: ImageUpload | ImageReference | None = None,
+    remix_of: str | None = None,
 ) -> VideoResult:
-    """Produce one video with the atomic tasks; raise its error if it did not end stored."""
+    """Estimate, hold to the budget, then produce one video with the atomic tasks.
+
+    Raises:
+        BudgetExceeded: the estimate is over ``max_cost_usd``; nothing was submitted.
+        VideoNotStored: the video did not end stored; carries its result (id, status, cost).
+    """
+    policy = Policy(resubmit_failed=resubmit_failed, regenerate_expired=regenerate_expired)
+    estimate = estimate_cost(request.model, request.size, request.seconds, credentials=credentials)
+    check_budget(estimate.total_usd, max_cost_usd)
+    key = run_key(idempotency_key)
+    job = Job(index=0, request=request, estimate=estimate, input_reference=input_reference, remix_of=remix_of)
     journal = journal_for(out, key, journal_url, storage_options)
     await journal.sweep()
     steps = TaskSteps(credentials, out, timeout_seconds, storage_options)

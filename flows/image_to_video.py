@@ -7,12 +7,10 @@ from typing import Any
 from prefect import flow
 
 from prefect_sora.blocks.credentials import SoraCredentials
-from prefect_sora.flows._common import check_budget, run_key, run_single
+from prefect_sora.flows._common import run_single
 from prefect_sora.flows._credentials import resolve_credentials
-from prefect_sora.flows._pipeline import Job, Policy
 from prefect_sora.flows.results import VideoResult
 from prefect_sora.models import VideoSeconds
-from prefect_sora.tasks import estimate_cost
 from prefect_sora.tasks._common import load_input_reference
 from prefect_sora.validation import validate_request
 
@@ -86,16 +84,17 @@ async def image_to_video(
     creds = await resolve_credentials(credentials)
     request = validate_request(prompt=prompt, model=model, seconds=seconds, size=size, table=creds.prices())
     reference = await load_input_reference(image_url, request.size, image_storage_options)
-    estimate = estimate_cost(request.model, request.size, request.seconds, credentials=creds)
-    check_budget(estimate.total_usd, max_cost_usd)
     return await run_single(
         "Sora image-to-video",
-        Job(index=0, request=request, estimate=estimate, input_reference=reference),
+        request,
         credentials=creds,
+        max_cost_usd=max_cost_usd,
         out=out,
-        key=run_key(idempotency_key),
+        idempotency_key=idempotency_key,
         journal_url=journal_url,
         storage_options=storage_options,
         timeout_seconds=timeout_seconds,
-        policy=Policy(resubmit_failed=resubmit_failed, regenerate_expired=regenerate_expired),
+        resubmit_failed=resubmit_failed,
+        regenerate_expired=regenerate_expired,
+        input_reference=reference,
     )

@@ -8,12 +8,10 @@ from prefect import flow
 
 from prefect_sora.blocks.credentials import SoraCredentials
 from prefect_sora.errors import InvalidParameter
-from prefect_sora.flows._common import check_budget, run_key, run_single
+from prefect_sora.flows._common import run_single
 from prefect_sora.flows._credentials import resolve_credentials
-from prefect_sora.flows._pipeline import Job, Policy
 from prefect_sora.flows.results import VideoResult
 from prefect_sora.http import check_video_id
-from prefect_sora.tasks import estimate_cost
 from prefect_sora.validation import check_prompt, validate_request
 
 
@@ -81,16 +79,17 @@ async def remix_video(
         size=source.size or "720x1280",
         table=creds.prices(),
     )
-    estimate = estimate_cost(request.model, request.size, request.seconds, credentials=creds)
-    check_budget(estimate.total_usd, max_cost_usd)
     return await run_single(
         "Sora remix",
-        Job(index=0, request=request, estimate=estimate, remix_of=source_id),
+        request,
         credentials=creds,
+        max_cost_usd=max_cost_usd,
         out=out,
-        key=run_key(idempotency_key),
+        idempotency_key=idempotency_key,
         journal_url=journal_url,
         storage_options=storage_options,
         timeout_seconds=timeout_seconds,
-        policy=Policy(resubmit_failed=resubmit_failed, regenerate_expired=regenerate_expired),
+        resubmit_failed=resubmit_failed,
+        regenerate_expired=regenerate_expired,
+        remix_of=source_id,
     )
