@@ -8,6 +8,7 @@ the command line alike.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -50,7 +51,10 @@ async def download(
                 video_id=video_id,
                 request_id=content.request_id,
             )
-        fs, path = resolve_destination(destination, file_name(video_id, variant, content.content_type), storage_options)
+        # Resolving may ask the filesystem (is it a folder?): a network call on S3, so off the loop.
+        fs, path = await asyncio.to_thread(
+            resolve_destination, destination, file_name(video_id, variant, content.content_type), storage_options
+        )
         try:
             size, sha256 = await write_atomic(
                 fs, path, _body(content), variant=variant, expected_length=content.content_length
