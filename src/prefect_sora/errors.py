@@ -162,13 +162,20 @@ class InvalidContent(SoraError):
     """A download's type, length or bytes do not match what was asked for; nothing was stored."""
 
 
-class JobPending(SoraError):
-    """The job is still queued or in progress; ``await_video`` retries while this is raised."""
+class _NotTerminal(SoraError):
+    """Shared shape of the two "still running" errors: the status and progress last seen.
+
+    Not a public base: retrying on JobPending must never also retry a WaitTimeout.
+    """
 
     def __init__(self, message: str, *, status: str | None = None, progress: float | None = None, **kw: Any) -> None:
         super().__init__(message, **kw)
         self.status = status
         self.progress = progress
+
+
+class JobPending(_NotTerminal):
+    """The job is still queued or in progress; ``await_video`` retries while this is raised."""
 
 
 class JobFailed(SoraError):
@@ -179,13 +186,8 @@ class JobFailed(SoraError):
         self.code = code
 
 
-class WaitTimeout(SoraError):
+class WaitTimeout(_NotTerminal):
     """The job did not reach a terminal status before the deadline; it may still finish."""
-
-    def __init__(self, message: str, *, status: str | None = None, progress: float | None = None, **kw: Any) -> None:
-        super().__init__(message, **kw)
-        self.status = status
-        self.progress = progress
 
 
 class ContentExpired(SoraError):
