@@ -12,9 +12,9 @@ from pydantic import ConfigDict, Field, HttpUrl, SecretStr, ValidationInfo, fiel
 
 from prefect_sora.client import DEFAULT_BASE_URL, SoraClient
 from prefect_sora.errors import InvalidParameter
-from prefect_sora.http import check_base_url
 from prefect_sora.pricing import PriceTable, price_table
 from prefect_sora.retries import RetryPolicy
+from prefect_sora.validation import check_base_url
 
 
 class SoraCredentials(Block):

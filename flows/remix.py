@@ -11,8 +11,7 @@ from prefect_sora.errors import InvalidParameter
 from prefect_sora.flows._common import run_single
 from prefect_sora.flows._credentials import resolve_credentials
 from prefect_sora.flows.results import VideoResult
-from prefect_sora.http import check_video_id
-from prefect_sora.validation import check_prompt, validate_request
+from prefect_sora.validation import check_prompt, check_video_id, validate_request
 
 
 @flow(name="sora-remix-video", log_prints=False)

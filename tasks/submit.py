@@ -6,11 +6,10 @@ from prefect.cache_policies import NO_CACHE
 
 from prefect_sora.blocks.credentials import SoraCredentials
 from prefect_sora.client import ImageReference
-from prefect_sora.http import check_video_id
 from prefect_sora.models import Video
 from prefect_sora.tasks._common import InputReference, load_input_reference, run_logger
 from prefect_sora.tasks._dispatch import dual_task
-from prefect_sora.validation import check_prompt, validate_request
+from prefect_sora.validation import check_prompt, check_video_id, validate_request
 
 
 # Never cached: a cache hit would hand back another run's job, and a miss would

@@ -22,21 +22,13 @@ from typing import Any, Literal
 import httpx
 from pydantic import ValidationError
 
-from prefect_sora import __version__
+from prefect_sora._version import __version__
 from prefect_sora.errors import SoraError, SubmissionUncertain, TransientError, UnexpectedResponse
-from prefect_sora.http import (
-    GatedTransport,
-    Redactor,
-    check_base_url,
-    check_video_id,
-    error_from_response,
-    next_hop,
-    read_json,
-    transport_error,
-)
+from prefect_sora.http import GatedTransport, Redactor, error_from_response, next_hop, read_json, transport_error
 from prefect_sora.models import DeletedVideo, ImageReference, ImageUpload, Video, VideoList, VideoRequest, VideoVariant
 from prefect_sora.reconcile import look_for_job
-from prefect_sora.retries import NOT_SENT_ERRORS, RETRYABLE_STATUS, RetryPolicy, retry_after_seconds
+from prefect_sora.retries import Action, RetryPolicy, classify, retry_after_seconds
+from prefect_sora.validation import check_base_url, check_video_id
 
 logger = logging.getLogger("prefect_sora.client")
 
@@ -239,7 +231,8 @@ class SoraClient:
             ContentNotReady, ContentExpired, VideoNotFound, TransientError: as the service answers.
         """
         url = f"{self.base_url}/videos/{check_video_id(video_id)}/content"
-        response = await self._send("GET", url, params={"variant": variant}, video_id=video_id, stream=True)
+        response = await self._send("GET", url, params={"variant": variant}, video_id=video_id)
+        assert isinstance(response, httpx.Response)
         try:
             yield ContentStream(
                 video_id=video_id,
@@ -262,44 +255,21 @@ class SoraClient:
         match: Mapping[str, str],
         exclude_ids: frozenset[str],
     ) -> Video:
-        attempt = 0
-        while True:
-            attempt += 1
-            started = time.time()
-            try:
-                response, body = await self._json("POST", path, headers=headers, ambiguous_is_final=True, **kwargs)
-            except SubmissionUncertain as uncertain:
-                try:
-                    found = await look_for_job(
-                        self,
-                        match,
-                        since=started,
-                        exclude_ids=exclude_ids | self._issued,
-                        may_still_be_processing=uncertain.may_still_be_processing,
-                    )
-                except SoraError as exc:
-                    raise SubmissionUncertain(
-                        "A create failed ambiguously and GET /videos could not tell whether a job was made; "
-                        "rerun with the same idempotency key to look it up again before paying twice"
-                    ) from exc
-                if found is not None:
-                    logger.info("Create of %s failed ambiguously; found the job it made: %s", path, found.id)
-                    self._issued.add(found.id)
-                    return found
-                if uncertain.may_still_be_processing or attempt > self.retry.max_retries:
-                    # A create that timed out may still become a job: never send it blindly again.
-                    raise
-                logger.debug("Create failed ambiguously and made no job; sending it again: %s", uncertain)
-                await asyncio.sleep(self.retry.delay(attempt))
-                continue
-            video = self._video(body, response)
-            self._issued.add(video.id)
-            return video
+        outcome = await self._send(
+            "POST", f"{self.base_url}{path}", headers=headers, lookup=(match, exclude_ids), **kwargs
+        )
+        if isinstance(outcome, Video):  # an ambiguous attempt's job, found by the lookup
+            video = outcome
+        else:
+            video = self._video(await read_json(outcome, video_id=None, redact=self._redact), outcome)
+        self._issued.add(video.id)
+        return video
 
     async def _json(
         self, method: str, path: str, *, video_id: str | None = None, **kwargs: Any
     ) -> tuple[httpx.Response, Any]:
         response = await self._send(method, f"{self.base_url}{path}", video_id=video_id, **kwargs)
+        assert isinstance(response, httpx.Response)  # only a create's lookup returns a Video
         return response, await read_json(response, video_id=video_id, redact=self._redact)
 
     async def _send(
@@ -308,45 +278,72 @@ class SoraClient:
         url: str,
         *,
         video_id: str | None = None,
-        stream: bool = False,
-        ambiguous_is_final: bool = False,
         headers: Mapping[str, str] | None = None,
+        lookup: tuple[Mapping[str, str], frozenset[str]] | None = None,
         **kwargs: Any,
-    ) -> httpx.Response:
-        """Send with retries; returns a 2xx response opened for streaming (caller closes it)."""
-        idempotent = method in ("GET", "DELETE")
+    ) -> httpx.Response | Video:
+        """The one retry loop: send, let :func:`classify` decide, act on its verdict.
+
+        Returns a 2xx response opened for streaming (the caller closes it), or,
+        for a create (``lookup`` = the fields its job carries and ids never to
+        adopt) whose attempt failed ambiguously, the job the lookup found.
+
+        Raises:
+            SubmissionUncertain: a create failed ambiguously and the lookup could not settle it.
+        """
         attempt = 0
         while True:
             attempt += 1
+            started = time.time()
+            response: httpx.Response | None = None
             try:
                 response = await self._follow(method, url, headers=headers, **kwargs)
+                verdict = classify(method, response.status_code)
             except httpx.TransportError as exc:
+                verdict = classify(method, exc)
                 error: SoraError = transport_error(exc, method, url, video_id=video_id, redact=self._redact)
-                ambiguous = not idempotent and not isinstance(exc, NOT_SENT_ERRORS)
-                timed_out = isinstance(exc, (httpx.ReadTimeout, httpx.WriteTimeout))
-                retry_after = None
-            else:
-                if response.status_code < 300:
-                    return response
+            if verdict.action is Action.RETURN and response is not None:
+                return response
+            retry_after = None
+            if response is not None:
                 error = await error_from_response(response, video_id=video_id, redact=self._redact)
-                await response.aclose()
-                ambiguous = not idempotent and response.status_code >= 500
-                timed_out = response.status_code == 504
                 retry_after = retry_after_seconds(response.headers)
-                if response.status_code not in RETRYABLE_STATUS or (
-                    not idempotent and response.status_code in (408, 409)
-                ):
-                    raise error
-            if ambiguous and ambiguous_is_final:
-                raise SubmissionUncertain(
-                    f"{method} failed before its answer arrived: {error.message}",
-                    may_still_be_processing=timed_out,
-                ) from error
+                await response.aclose()
+            if verdict.action is Action.RAISE:
+                raise error
+            if verdict.action is Action.LOOK_UP:
+                if lookup is None:
+                    raise SubmissionUncertain(f"{method} failed before its answer arrived: {error.message}") from error
+                found = await self._look_up(*lookup, since=started, still_working=verdict.still_working)
+                if found is not None:
+                    logger.info("A create failed ambiguously; found the job it made: %s", found.id)
+                    return found
+                if verdict.still_working:
+                    # A create that timed out may still become a job: never send it blindly again.
+                    raise SubmissionUncertain(
+                        f"{method} timed out and no job has appeared yet: {error.message}", may_still_be_processing=True
+                    ) from error
+                uncertain = SubmissionUncertain(f"{method} failed before its answer arrived: {error.message}")
+                uncertain.__cause__, error = error, uncertain
             delay = self.retry.delay(attempt, retry_after)
             if attempt > self.retry.max_retries or delay > self.retry.max_retry_after:
                 raise error
             logger.debug("%s; retry %d in %.2fs", error, attempt, delay)
             await asyncio.sleep(delay)
+
+    async def _look_up(
+        self, match: Mapping[str, str], exclude_ids: frozenset[str], *, since: float, still_working: bool
+    ) -> Video | None:
+        """The job an ambiguous create made, if GET /videos shows one."""
+        try:
+            return await look_for_job(
+                self, match, since=since, exclude_ids=exclude_ids | self._issued, may_still_be_processing=still_working
+            )
+        except SoraError as exc:
+            raise SubmissionUncertain(
+                "A create failed ambiguously and GET /videos could not tell whether a job was made; "
+                "rerun with the same idempotency key to look it up again before paying twice"
+            ) from exc
 
     async def _follow(
         self, method: str, url: str, *, headers: Mapping[str, str] | None, **kwargs: Any

@@ -16,9 +16,9 @@ import httpx
 
 from prefect_sora.client import ContentStream, SoraClient
 from prefect_sora.errors import InvalidContent, TransportError
-from prefect_sora.http import check_video_id
 from prefect_sora.models import StoredVideo, VideoVariant
 from prefect_sora.storage import file_name, resolve_destination, stored, write_atomic
+from prefect_sora.validation import check_video_id
 
 _OCTET = ("application/octet-stream", "binary/octet-stream")
 ACCEPTED_TYPES: Mapping[VideoVariant, tuple[str, ...]] = {

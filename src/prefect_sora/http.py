@@ -1,16 +1,15 @@
-"""HTTP edge rules shared by the client: URL safety, error translation, bounded reads.
+"""HTTP edge rules shared by the client: redirects, error translation, bounded reads.
 
 Kept apart from :mod:`prefect_sora.client` so the rules that protect the user
-(no bearer over plain HTTP or to another host, no unsafe ids in paths, no
-unbounded bodies, no key in a message) read in one place.
+at the wire (no bearer to another host or over plain HTTP on a redirect, no
+unbounded bodies, no key in a message) read in one place. The checks of a
+caller's own input (base URL, ids) are in :mod:`prefect_sora.validation`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
-import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,7 +19,6 @@ from prefect_sora.errors import (
     AuthenticationFailed,
     ContentExpired,
     ContentNotReady,
-    InvalidParameter,
     InvalidRequest,
     JobFailed,
     RateLimited,
@@ -31,10 +29,10 @@ from prefect_sora.errors import (
     VideoNotFound,
 )
 from prefect_sora.retries import retry_after_seconds
+from prefect_sora.validation import is_loopback
 
 #: Largest JSON body read from the API; a status object is a few hundred bytes.
 MAX_JSON_BYTES = 4 << 20
-_SAFE_ID = re.compile(r"[A-Za-z0-9_\-.:]{1,256}")
 
 
 class Redactor:
@@ -47,53 +45,6 @@ class Redactor:
         if self._secret and len(self._secret) >= 4:
             text = text.replace(self._secret, "***")
         return text
-
-
-def is_loopback(host: str) -> bool:
-    """True for localhost and loopback addresses, where plain HTTP is acceptable."""
-    if host.lower() in ("localhost", "localhost.localdomain"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def check_base_url(base_url: str, *, allow_insecure_http: bool = False) -> str:
-    """Refuse base URLs that would send the bearer in clear text or nowhere sensible.
-
-    Returns:
-        The URL without a trailing slash.
-
-    Raises:
-        InvalidParameter: not http(s), no host, or ``http://`` to a non-loopback host
-            without ``allow_insecure_http``.
-    """
-    url = httpx.URL(base_url)
-    if url.scheme not in ("http", "https") or not url.host:
-        raise InvalidParameter("base_url", base_url, "must be an http(s) URL such as https://api.example.com/v1")
-    if url.scheme == "http" and not allow_insecure_http and not is_loopback(url.host):
-        raise InvalidParameter(
-            "base_url",
-            base_url,
-            "must use https unless the host is loopback (set allow_insecure_http to override)",
-        )
-    if url.userinfo:
-        raise InvalidParameter("base_url", "<redacted>", "must not carry credentials; put the key in api_key")
-    return base_url.rstrip("/")
-
-
-def check_video_id(video_id: str, *, from_server: bool = False) -> str:
-    """Refuse an id that could escape its URL path segment (``/``, ``..``, odd characters)."""
-    if isinstance(video_id, str) and _SAFE_ID.fullmatch(video_id) and video_id.strip(".") != "":
-        return video_id
-    if from_server:
-        raise UnexpectedResponse(f"The server returned an unsafe video id {video_id!r:.80}")
-    raise InvalidParameter(
-        "video_id",
-        video_id,
-        "must be letters, digits, '_', '-', '.', ':' (as the service issues them)",
-    )
 
 
 def next_hop(response: httpx.Response, *, allow_insecure_http: bool) -> tuple[str, bool]:

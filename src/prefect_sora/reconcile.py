@@ -17,12 +17,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import Literal, Protocol
 
-from prefect_sora.models import Video
+from prefect_sora.models import Video, VideoList
 
-if TYPE_CHECKING:
-    from prefect_sora.client import SoraClient
+
+class Lister(Protocol):
+    """What a lookup needs of a client: one page of ``GET /videos``."""
+
+    async def list_videos(
+        self, *, limit: int = 20, order: Literal["asc", "desc"] = "desc", after: str | None = None
+    ) -> VideoList: ...
+
 
 #: How far back, before our own clock, a job we may have created is looked for (clock skew).
 RECONCILE_SKEW_SECONDS = 300
@@ -33,7 +39,7 @@ QUICK_LOOK: Sequence[float] = (0.5,)
 
 
 async def find_matching_job(
-    client: SoraClient,
+    client: Lister,
     match: Mapping[str, str],
     *,
     since: float,
@@ -63,7 +69,7 @@ async def find_matching_job(
 
 
 async def look_for_job(
-    client: SoraClient,
+    client: Lister,
     match: Mapping[str, str],
     *,
     since: float,

@@ -1,14 +1,20 @@
-"""When to retry an HTTP request, and how long to wait first.
+"""What to do after each HTTP attempt, and how long to wait first.
 
-Pure functions, so the policy is unit-testable without a server. Reads
-(GET, DELETE) are retried on 429, 5xx and transport errors. A create (POST)
-is retried only when it provably did not reach the service (429, a refused
-connection); any other failure of a create is ambiguous, and the client looks
-the job up before it would pay again.
+Pure functions, so the policy is unit-testable without a server. The client's
+one retry loop asks :func:`classify` what an attempt's outcome (an HTTP status
+or a transport exception) means for its method:
+
+* reads (GET, DELETE) are retried on 408, 429, 5xx and transport errors;
+* a create (POST) is sent again only when it provably did not reach the
+  service (a 429, a refused connection); any other failure of a create is
+  ambiguous: the job may exist, so the client looks it up before it would
+  pay again (:mod:`prefect_sora.reconcile`);
+* everything else (4xx) is final.
 """
 
 from __future__ import annotations
 
+import enum
 import random
 from dataclasses import dataclass, field
 
@@ -22,9 +28,52 @@ NOT_SENT_ERRORS: tuple[type[httpx.TransportError], ...] = (
     httpx.UnsupportedProtocol,
 )
 
-# Not 409: the API answers it for content or a remix of a job that is not completed
-# (or failed), which is ContentNotReady, an InvalidRequest; retrying cannot fix it.
-RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+#: Statuses after which the same request may succeed later.
+TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+#: Statuses that say the service may still be working on the request.
+STILL_WORKING_STATUS = frozenset({408, 504})
+_READS = frozenset({"GET", "HEAD", "DELETE"})
+
+
+class Action(enum.Enum):
+    """What the client does after one attempt."""
+
+    RETURN = "return"  # a success: hand the response back
+    RETRY = "retry"  # provably safe to send again, after a backoff
+    LOOK_UP = "look_up"  # a create that may have made a job: look for it before sending again
+    RAISE = "raise"  # final: raise the translated error
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """:func:`classify`'s answer.
+
+    Attributes:
+        action: What to do next.
+        still_working: For ``LOOK_UP``: the service may still turn the request
+            into a job (a timeout), so look patiently and never resend blindly.
+    """
+
+    action: Action
+    still_working: bool = False
+
+
+def classify(method: str, outcome: int | BaseException) -> Verdict:
+    """What an attempt's outcome (HTTP status or transport exception) means for ``method``."""
+    read = method.upper() in _READS
+    if isinstance(outcome, BaseException):
+        if not isinstance(outcome, httpx.TransportError):
+            return Verdict(Action.RAISE)
+        if read or isinstance(outcome, NOT_SENT_ERRORS):
+            return Verdict(Action.RETRY)
+        return Verdict(Action.LOOK_UP, still_working=isinstance(outcome, (httpx.ReadTimeout, httpx.WriteTimeout)))
+    if outcome < 300:
+        return Verdict(Action.RETURN)
+    if outcome not in TRANSIENT_STATUS:
+        return Verdict(Action.RAISE)
+    if read or outcome == 429:  # a 429 is refused before any work: never a job
+        return Verdict(Action.RETRY)
+    return Verdict(Action.LOOK_UP, still_working=outcome in STILL_WORKING_STATUS)
 
 
 @dataclass(frozen=True)

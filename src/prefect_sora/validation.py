@@ -1,17 +1,23 @@
-"""Request validation that runs before any HTTP request, so bad input costs nothing.
+"""Every input check that runs before any HTTP request, so bad input costs nothing.
 
-The rules are the gateway reference's: ``seconds`` is the string "4", "8" or
-"12"; ``size`` is within the model's tiers; the prompt is 1 to 32,000
-characters; the model is known, or given a price by the caller. Each refusal is
+The request rules are the gateway reference's: ``seconds`` is the string "4",
+"8" or "12"; ``size`` is within the model's tiers; the prompt is 1 to 32,000
+characters; the model is known, or given a price by the caller. The connection
+rules protect the key: no bearer over plain HTTP to another host, no
+credentials in a URL, no id that could escape its path segment. Each refusal is
 an :class:`~prefect_sora.errors.InvalidParameter` naming the parameter, the
 value and what is allowed.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from typing import Any
 
-from prefect_sora.errors import InvalidParameter
+import httpx
+
+from prefect_sora.errors import InvalidParameter, UnexpectedResponse
 from prefect_sora.models import MAX_PROMPT_CHARS, VIDEO_SECONDS, VideoRequest, VideoSeconds
 from prefect_sora.pricing import PriceTable, price_table, sizes_for
 
@@ -89,4 +95,54 @@ def validate_request(
         model=checked_model,
         seconds=normalize_seconds(seconds),
         size=check_size(size, checked_model, table),
+    )
+
+
+_SAFE_ID = re.compile(r"[A-Za-z0-9_\-.:]{1,256}")
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses, where plain HTTP is acceptable."""
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(base_url: str, *, allow_insecure_http: bool = False) -> str:
+    """Refuse base URLs that would send the bearer in clear text or nowhere sensible.
+
+    Returns:
+        The URL without a trailing slash.
+
+    Raises:
+        InvalidParameter: not http(s), no host, or ``http://`` to a non-loopback host
+            without ``allow_insecure_http``.
+    """
+    url = httpx.URL(base_url)
+    if url.scheme not in ("http", "https") or not url.host:
+        raise InvalidParameter("base_url", base_url, "must be an http(s) URL such as https://api.example.com/v1")
+    if url.scheme == "http" and not allow_insecure_http and not is_loopback(url.host):
+        raise InvalidParameter(
+            "base_url",
+            base_url,
+            "must use https unless the host is loopback (set allow_insecure_http to override)",
+        )
+    if url.userinfo:
+        raise InvalidParameter("base_url", "<redacted>", "must not carry credentials; put the key in api_key")
+    return base_url.rstrip("/")
+
+
+def check_video_id(video_id: str, *, from_server: bool = False) -> str:
+    """Refuse an id that could escape its URL path segment (``/``, ``..``, odd characters)."""
+    if isinstance(video_id, str) and _SAFE_ID.fullmatch(video_id) and video_id.strip(".") != "":
+        return video_id
+    if from_server:
+        raise UnexpectedResponse(f"The server returned an unsafe video id {video_id!r:.80}")
+    raise InvalidParameter(
+        "video_id",
+        video_id,
+        "must be letters, digits, '_', '-', '.', ':' (as the service issues them)",
     )

@@ -11,7 +11,7 @@ import pytest
 from prefect_sora.client import SoraClient
 from prefect_sora.emulator import Emulator
 from prefect_sora.errors import AuthenticationFailed, ContentNotReady, InvalidRequest, JobFailed, VideoNotFound
-from prefect_sora.retries import RetryPolicy, retry_after_seconds
+from prefect_sora.retries import Action, RetryPolicy, classify, retry_after_seconds
 from prefect_sora.validation import validate_request
 
 pytestmark = pytest.mark.anyio
@@ -174,3 +174,37 @@ def test_backoff_doubles_within_full_jitter_and_is_capped() -> None:
         delays = [policy.delay(attempt) for _ in range(50)]
         assert all(ceiling / 2 <= delay <= ceiling for delay in delays)
     assert policy.delay(1, retry_after=3.0) == 3.0
+
+
+@pytest.mark.parametrize(
+    ("method", "outcome", "action", "still_working"),
+    [
+        ("GET", 200, Action.RETURN, False),
+        ("POST", 201, Action.RETURN, False),
+        ("GET", 429, Action.RETRY, False),
+        ("POST", 429, Action.RETRY, False),  # refused before any work: never a job
+        ("GET", 503, Action.RETRY, False),
+        ("DELETE", 500, Action.RETRY, False),
+        ("POST", 500, Action.LOOK_UP, False),
+        ("POST", 502, Action.LOOK_UP, False),
+        ("POST", 504, Action.LOOK_UP, True),  # the gateway gave up; the service may not have
+        ("POST", 408, Action.LOOK_UP, True),
+        ("GET", 404, Action.RAISE, False),
+        ("POST", 400, Action.RAISE, False),
+        ("POST", 409, Action.RAISE, False),
+        ("GET", 401, Action.RAISE, False),
+        ("POST", httpx.ConnectError("refused"), Action.RETRY, False),  # never left the machine
+        ("POST", httpx.PoolTimeout("pool"), Action.RETRY, False),
+        ("POST", httpx.RemoteProtocolError("reset"), Action.LOOK_UP, False),
+        ("POST", httpx.ReadTimeout("slow"), Action.LOOK_UP, True),
+        ("GET", httpx.ReadTimeout("slow"), Action.RETRY, False),
+        ("GET", ValueError("a bug"), Action.RAISE, False),
+    ],
+)
+def test_classify_decides_each_outcome_by_method(
+    method: str, outcome: int | BaseException, action: Action, still_working: bool
+) -> None:
+    verdict = classify(method, outcome)
+
+    assert verdict.action is action
+    assert verdict.still_working is still_working

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from prefect_sora.errors import InvalidParameter, UnexpectedResponse
-from prefect_sora.http import check_video_id
 from prefect_sora.storage import file_name, glob_escape, resolve_destination
+from prefect_sora.validation import check_video_id
 
 HOSTILE_IDS = [
     "../../etc/passwd",
