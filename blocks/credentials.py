@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import os
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from prefect.blocks.core import Block
+from prefect.types import SecretDict
 from pydantic import ConfigDict, Field, HttpUrl, SecretStr, ValidationInfo, field_validator
 
 from prefect_sora.client import DEFAULT_BASE_URL, SoraClient
 from prefect_sora.errors import InvalidParameter
+from prefect_sora.pacing import check_pacing
 from prefect_sora.pricing import PriceTable, price_table
 from prefect_sora.retries import RetryPolicy
-from prefect_sora.validation import check_base_url
+from prefect_sora.validation import check_base_url, check_gateway_headers
 
 
 class SoraCredentials(Block):
@@ -32,6 +34,24 @@ class SoraCredentials(Block):
         allow_insecure_http: Allow ``http://`` to a non-loopback host.
         price_overrides: ``{model: {tier: usd_per_second}}`` for gateways that price
             differently; a model given a price here becomes allowed.
+        requests_per_minute: The gateway's request limit for this key; every request
+            is paced to stay under it in any minute. None: learned from the gateway.
+        max_running_jobs: Most jobs of one process running at once (Azure allows 2);
+            creates wait for a place. None: only the gateway's own cap (its 429s).
+        rate_limit_name: A Prefect global concurrency limit with slot decay that
+            every request takes a slot of, so all workers on the key share one limit.
+        rate_limit_patience_seconds: How long one request keeps going again after
+            429s, which use up no retries, before it fails with ``RateLimited``.
+        auth_header: How the key is sent: ``authorization`` (``Authorization: Bearer``,
+            the default) or ``api-key`` (Azure OpenAI).
+        extra_headers: Headers sent with every request to the API's origin, kept
+            secret like the key (never in a repr, a log, an error or the UI).
+        default_query: Query parameters sent with every request, e.g.
+            ``{"api-version": "preview"}`` for Azure.
+        deployments: ``{model: deployment name}``; the deployment name is sent as
+            ``model`` (Azure), while prices and checks use the model.
+        unknown_status_grace_seconds: How long a job status never seen before is
+            treated as pending before the wait ends with ``UnknownStatus``.
 
     Example:
         Load stored credentials in a flow and hand them to the tasks:
@@ -63,6 +83,7 @@ class SoraCredentials(Block):
     base_url: str = Field(
         default=DEFAULT_BASE_URL,
         description="The API root including /v1, e.g. https://api.apiyi.com/v1 or http://127.0.0.1:8000/v1.",
+        json_schema_extra={"pattern": r"^(https://|http://(localhost|127\.[0-9.]+|\[::1\])([:/]|$))"},
     )
     timeout_seconds: float = Field(
         default=30.0, gt=0, description="Read, write and pool timeout of one request, in seconds."
@@ -85,8 +106,49 @@ class SoraCredentials(Block):
         default=None,
         description="Per-second prices by model and tier (720p, 1024p, 1080p) that replace the list prices.",
     )
+    requests_per_minute: int | None = Field(
+        default=None,
+        description="The gateway's requests-per-minute limit for this key; requests are paced to stay under it "
+        "in every minute. Empty: learned from the gateway's x-ratelimit headers and 429s.",
+    )
+    max_running_jobs: int | None = Field(
+        default=None,
+        description="Most jobs running at once from one process (Azure allows 2); a create waits for a place.",
+    )
+    rate_limit_name: str | None = Field(
+        default=None,
+        description="A Prefect global concurrency limit with slot decay (prefect gcl create NAME --limit L "
+        "--slot-decay-per-second D) that every request takes a slot of: all workers on this key share it.",
+    )
+    rate_limit_patience_seconds: float = Field(
+        default=900.0,
+        ge=0,
+        description="Seconds one request keeps going again after 429s (which use no retries) before it fails.",
+    )
 
-    # A validation error must not quote the input: it holds the key.
+    auth_header: Literal["authorization", "api-key"] = Field(
+        default="authorization",
+        description="How the key is sent: 'authorization' (Authorization: Bearer KEY) or 'api-key' (Azure OpenAI).",
+    )
+    extra_headers: SecretDict | None = Field(
+        default=None,
+        description="Headers sent with every request to the API's origin; stored and shown as secrets.",
+    )
+    default_query: dict[str, str] | None = Field(
+        default=None,
+        description='Query parameters sent with every request, e.g. {"api-version": "preview"} for Azure.',
+    )
+    deployments: dict[str, str] | None = Field(
+        default=None,
+        description="Model to deployment name, sent as `model` (Azure routes by deployment), e.g. "
+        '{"sora-2": "my-sora-2"}. Prices and checks still use the model.',
+    )
+    unknown_status_grace_seconds: float = Field(
+        default=900.0,
+        ge=0,
+        description="Seconds a job status never seen before counts as pending before the wait gives up on it.",
+    )
+
     # A validation error must not quote the input: it may hold the key. Checks
     # are field validators, so the input recorded with an error (``errors()``)
     # is that one field's value, never the whole block with its key.
@@ -107,10 +169,43 @@ class SoraCredentials(Block):
             check_base_url(info.data["base_url"], allow_insecure_http=allow)
         return allow
 
+    @field_validator("extra_headers")
+    @classmethod
+    def _check_headers(cls, value: SecretDict | None) -> SecretDict | None:
+        if value is not None:
+            check_gateway_headers(value.get_secret_value())
+        return value
+
+    @field_validator("deployments")
+    @classmethod
+    def _check_deployments(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        names = list((value or {}).values())
+        if any(not isinstance(name, str) or not name.strip() for name in names):
+            raise InvalidParameter("deployments", value, "a deployment name is a non-empty string")
+        if len(set(names)) != len(names):
+            # A job echoes the deployment; two models behind one name could not be told apart.
+            raise InvalidParameter("deployments", value, "each model needs its own deployment name")
+        return value
+
     @field_validator("price_overrides")
     @classmethod
     def _check_prices(cls, value: dict[str, dict[str, Decimal]] | None) -> dict[str, dict[str, Decimal]] | None:
         price_table(value)  # refuse a bad override now, not at the first estimate
+        return value
+
+    @field_validator("requests_per_minute", "max_running_jobs")
+    @classmethod
+    def _check_positive(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and value < 1:
+            raise InvalidParameter(str(info.field_name), value, "must be at least 1, or empty for no limit")
+        return value
+
+    @field_validator("rate_limit_name")
+    @classmethod
+    def _check_rate_limit_name(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            return None  # an empty form field: no shared limit
+        check_pacing(requests_per_minute=None, max_running_jobs=None, rate_limit_name=value)
         return value
 
     @classmethod
@@ -132,12 +227,24 @@ class SoraCredentials(Block):
         """The effective price table: list prices with this block's overrides."""
         return price_table(self.price_overrides)
 
+    def _extra_headers(self) -> dict[str, str]:
+        headers = self.extra_headers.get_secret_value() if self.extra_headers is not None else {}
+        return {str(name): str(value) for name, value in headers.items()}
+
     def get_client(self) -> SoraClient:
         """A new async client for this API; close it (``async with``) when done."""
         return SoraClient(
             api_key=self.api_key.get_secret_value(),
             base_url=self.base_url,
             timeout=httpx.Timeout(self.timeout_seconds, connect=self.connect_timeout_seconds),
-            retry=RetryPolicy(max_retries=self.max_retries),
+            retry=RetryPolicy(max_retries=self.max_retries, rate_limit_patience=self.rate_limit_patience_seconds),
             allow_insecure_http=self.allow_insecure_http,
+            requests_per_minute=self.requests_per_minute,
+            max_running_jobs=self.max_running_jobs,
+            rate_limit_name=self.rate_limit_name,
+            auth_header=self.auth_header,
+            extra_headers=self._extra_headers(),
+            default_query=self.default_query,
+            deployments=self.deployments,
+            unknown_status_grace=self.unknown_status_grace_seconds,
         )

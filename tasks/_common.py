@@ -13,6 +13,7 @@ from prefect.logging import get_run_logger
 from prefect_sora.client import ImageReference, ImageUpload
 from prefect_sora.errors import InvalidParameter
 from prefect_sora.images import CONTENT_TYPES, image_info
+from prefect_sora.validation import check_image_reference
 
 InputReference = bytes | str | Path | ImageReference | ImageUpload
 
@@ -38,8 +39,9 @@ async def load_input_reference(
             raise InvalidParameter("input_reference", reference.filename, f"must be a JPEG, PNG or WebP of size {size}")
         return reference
     if reference is None or isinstance(reference, ImageReference):
-        if isinstance(reference, ImageReference) and not (reference.image_url or reference.file_id):
-            raise InvalidParameter("input_reference", reference, "give image_url or file_id")
+        if reference is not None:
+            # Sent as JSON, not uploaded: the gateway fetches it, so its size cannot be checked here.
+            check_image_reference(reference.image_url, reference.file_id)
         return reference
     if isinstance(reference, (str, Path)):
         name = Path(str(reference)).name or "input_reference"

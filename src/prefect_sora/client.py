@@ -24,11 +24,20 @@ from pydantic import ValidationError
 
 from prefect_sora._version import __version__
 from prefect_sora.errors import SoraError, SubmissionUncertain, TransientError, UnexpectedResponse
-from prefect_sora.http import GatedTransport, Redactor, error_from_response, next_hop, read_json, transport_error
+from prefect_sora.http import (
+    GatedTransport,
+    Redactor,
+    error_from_response,
+    next_hop,
+    read_json,
+    request_id,
+    transport_error,
+)
 from prefect_sora.models import DeletedVideo, ImageReference, ImageUpload, Video, VideoList, VideoRequest, VideoVariant
+from prefect_sora.pacing import Priority, check_pacing, pacer_for
 from prefect_sora.reconcile import look_for_job
 from prefect_sora.retries import Action, RetryPolicy, classify, retry_after_seconds
-from prefect_sora.validation import check_base_url, check_video_id
+from prefect_sora.validation import check_base_url, check_gateway_headers, check_video_id, id_segment
 
 logger = logging.getLogger("prefect_sora.client")
 
@@ -72,11 +81,24 @@ class SoraClient:
     """Async client of ``/videos``; use as ``async with SoraClient(...) as client``.
 
     Args:
-        api_key: The bearer token. Kept private: never logged, never in a message.
+        api_key: The API key. Kept private: never logged, never in a message.
         base_url: The API root including ``/v1``, e.g. ``https://api.apiyi.com/v1``.
         timeout: httpx timeout for each request.
         retry: The retry policy for transient failures.
         allow_insecure_http: Allow ``http://`` to a non-loopback host.
+        requests_per_minute: The gateway's limit for this key; requests are paced to
+            stay under it in every minute. None: learned from the gateway's answers.
+        max_running_jobs: Most jobs of this process running at once; a create waits.
+        rate_limit_name: A Prefect global concurrency limit with slot decay that every
+            request also takes a slot of, so several processes share one limit.
+        auth_header: ``"authorization"`` sends ``Authorization: Bearer KEY`` (OpenAI,
+            APIYI, LiteLLM); ``"api-key"`` sends ``api-key: KEY`` (Azure OpenAI).
+        extra_headers: Sent with every request to the API's origin (never across a
+            redirect to another host); treated as secrets.
+        default_query: Query parameters sent with every request, e.g. Azure's ``api-version``.
+        deployments: ``{model: deployment}``: the name sent as ``model`` (Azure routes
+            by deployment); jobs echoing a deployment name are read back as its model.
+        unknown_status_grace: Seconds a status never seen before counts as pending.
 
     Example:
         ```python
@@ -95,11 +117,32 @@ class SoraClient:
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         allow_insecure_http: bool = False,
+        auth_header: Literal["authorization", "api-key"] = "authorization",
+        extra_headers: Mapping[str, str] | None = None,
+        default_query: Mapping[str, str] | None = None,
+        deployments: Mapping[str, str] | None = None,
+        unknown_status_grace: float = 900.0,
+        requests_per_minute: int | None = None,
+        max_running_jobs: int | None = None,
+        rate_limit_name: str | None = None,
     ) -> None:
+        check_pacing(
+            requests_per_minute=requests_per_minute, max_running_jobs=max_running_jobs, rate_limit_name=rate_limit_name
+        )
         self.base_url = check_base_url(base_url, allow_insecure_http=allow_insecure_http)
+        # One budget per key and base URL, shared with every other client of this process.
+        self._pacer = pacer_for(api_key, self.base_url)
+        self._pacer.configure(
+            requests_per_minute=requests_per_minute, max_running_jobs=max_running_jobs, rate_limit_name=rate_limit_name
+        )
         self.retry = retry or RetryPolicy()
         self._api_key = api_key
-        self._redact = Redactor(api_key)
+        self._auth = _auth_headers(auth_header, api_key, check_gateway_headers(extra_headers or {}))
+        self._default_query = dict(default_query or {})
+        self._deployments = dict(deployments or {})
+        self._models = {deployment: model for model, deployment in self._deployments.items()}
+        self.unknown_status_grace = unknown_status_grace
+        self._redact = Redactor(api_key, *(extra_headers or {}).values())
         self._allow_insecure_http = allow_insecure_http
         limits = httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS // 2)
         transport = httpx.AsyncHTTPTransport(verify=_ssl_context(), limits=limits)
@@ -150,7 +193,8 @@ class SoraClient:
         Raises:
             SubmissionUncertain: the create failed ambiguously and the lookup could not settle it.
         """
-        fields = request.model_dump()
+        # Azure routes by deployment: the name goes out as `model`; prices and checks keep the model.
+        fields = {**request.model_dump(), "model": self._deployments.get(request.model, request.model)}
         if isinstance(input_reference, ImageUpload):
             kwargs: dict[str, Any] = {
                 "data": fields,
@@ -178,20 +222,26 @@ class SoraClient:
         exclude_ids: frozenset[str] = frozenset(),
     ) -> Video:
         """``POST /videos/{id}/remix``: a new job from a completed one, with a new prompt."""
-        path = f"/videos/{check_video_id(video_id)}/remix"
+        path = f"/videos/{id_segment(video_id)}/remix"
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         match = {"prompt": prompt, "remixed_from_video_id": video_id}
         return await self._create(path, {"json": {"prompt": prompt}}, headers, match, exclude_ids)
 
-    async def poll_video(self, video_id: str) -> Polled:
-        """``GET /videos/{id}``, with the server's ``openai-poll-after-ms`` hint."""
-        response, body = await self._json("GET", f"/videos/{check_video_id(video_id)}", video_id=video_id)
+    async def poll_video(self, video_id: str, *, due: float | None = None) -> Polled:
+        """``GET /videos/{id}``, with the server's ``openai-poll-after-ms`` hint.
+
+        ``due`` is the monotonic time the poll schedule wanted this poll at:
+        when the pace holds polls back, the most overdue goes first.
+        """
+        response, body = await self._json("GET", f"/videos/{id_segment(video_id)}", video_id=video_id, due=due)
         hint = response.headers.get("openai-poll-after-ms")
         try:
             poll_after = float(hint) / 1000 if hint is not None else None
         except ValueError:
             poll_after = None
-        return Polled(self._video(body, response), poll_after)
+        video = self._video(body, response)
+        self._pacer.job_seen(video.id, terminal=video.is_terminal)
+        return Polled(video, poll_after)
 
     async def retrieve_video(self, video_id: str) -> Video:
         """``GET /videos/{id}``: the job's current status."""
@@ -209,13 +259,12 @@ class SoraClient:
             page = VideoList.model_validate(body)
         except ValidationError as exc:
             raise UnexpectedResponse("GET /videos did not return a list", request_id=_rid(response)) from exc
-        for video in page.data:
-            check_video_id(video.id, from_server=True)
+        page.data = [self._adopt(video) for video in page.data]
         return page
 
     async def delete_video(self, video_id: str) -> DeletedVideo:
         """``DELETE /videos/{id}``: remove a completed or failed job and its content."""
-        _, body = await self._json("DELETE", f"/videos/{check_video_id(video_id)}", video_id=video_id)
+        _, body = await self._json("DELETE", f"/videos/{id_segment(video_id)}", video_id=video_id)
         try:
             return DeletedVideo.model_validate(body)
         except ValidationError as exc:
@@ -230,7 +279,7 @@ class SoraClient:
         Raises:
             ContentNotReady, ContentExpired, VideoNotFound, TransientError: as the service answers.
         """
-        url = f"{self.base_url}/videos/{check_video_id(video_id)}/content"
+        url = f"{self.base_url}/videos/{id_segment(video_id)}/content"
         response = await self._send("GET", url, params={"variant": variant}, video_id=video_id)
         assert isinstance(response, httpx.Response)
         try:
@@ -255,14 +304,17 @@ class SoraClient:
         match: Mapping[str, str],
         exclude_ids: frozenset[str],
     ) -> Video:
-        outcome = await self._send(
-            "POST", f"{self.base_url}{path}", headers=headers, lookup=(match, exclude_ids), **kwargs
-        )
-        if isinstance(outcome, Video):  # an ambiguous attempt's job, found by the lookup
-            video = outcome
-        else:
-            video = self._video(await read_json(outcome, video_id=None, redact=self._redact), outcome)
-        self._issued.add(video.id)
+        async with self._pacer.job_slot():  # waits while max_running_jobs of ours are running
+            outcome = await self._send(
+                "POST", f"{self.base_url}{path}", headers=headers, lookup=(match, exclude_ids), **kwargs
+            )
+            if isinstance(outcome, Video):  # an ambiguous attempt's job, found by the lookup
+                video = outcome
+            else:
+                video = self._video(await read_json(outcome, video_id=None, redact=self._redact), outcome)
+            self._issued.add(video.id)
+            if not video.is_terminal:
+                self._pacer.job_started(video.id)
         return video
 
     async def _json(
@@ -280,20 +332,27 @@ class SoraClient:
         video_id: str | None = None,
         headers: Mapping[str, str] | None = None,
         lookup: tuple[Mapping[str, str], frozenset[str]] | None = None,
+        due: float | None = None,
         **kwargs: Any,
     ) -> httpx.Response | Video:
-        """The one retry loop: send, let :func:`classify` decide, act on its verdict.
+        """The one retry loop: wait for the pace, send, let :func:`classify` decide, act on its verdict.
 
         Returns a 2xx response opened for streaming (the caller closes it), or,
         for a create (``lookup`` = the fields its job carries and ids never to
         adopt) whose attempt failed ambiguously, the job the lookup found.
+        Every attempt waits its turn at the key's pacer (creates first, then
+        reads by ``due``); a 429 waits and goes again without spending a retry.
 
         Raises:
             SubmissionUncertain: a create failed ambiguously and the lookup could not settle it.
+            RateLimited: 429s for longer than ``rate_limit_patience``, or a ``Retry-After``
+                longer than ``max_retry_after``.
         """
         attempt = 0
+        priority = Priority.CREATE if lookup is not None else Priority.READ
+        pressed_since: float | None = None  # when the current run of 429s began
         while True:
-            attempt += 1
+            number = await self._pacer.acquire(priority, due=due)
             started = time.time()
             response: httpx.Response | None = None
             try:
@@ -302,6 +361,8 @@ class SoraClient:
             except httpx.TransportError as exc:
                 verdict = classify(method, exc)
                 error: SoraError = transport_error(exc, method, url, video_id=video_id, redact=self._redact)
+            if response is not None:
+                self._pacer.answered(number, response)
             if verdict.action is Action.RETURN and response is not None:
                 return response
             retry_after = None
@@ -309,6 +370,18 @@ class SoraClient:
                 error = await error_from_response(response, video_id=video_id, redact=self._redact)
                 retry_after = retry_after_seconds(response.headers)
                 await response.aclose()
+            if verdict.action is Action.BACK_OFF:
+                # Back-pressure, not failure: wait as the pacer says and go again, no retry spent.
+                pause = self._pacer.rate_limited(number, retry_after, code=getattr(error, "code", None))
+                now = time.monotonic()
+                pressed_since = now if pressed_since is None else pressed_since
+                if (retry_after or 0.0) > self.retry.max_retry_after or (
+                    now + pause - pressed_since >= self.retry.rate_limit_patience
+                ):
+                    raise error
+                logger.debug("%s; going again in turn (back-pressure, no retry spent)", error)
+                await asyncio.sleep(pause)
+                continue
             if verdict.action is Action.RAISE:
                 raise error
             if verdict.action is Action.LOOK_UP:
@@ -325,6 +398,7 @@ class SoraClient:
                     ) from error
                 uncertain = SubmissionUncertain(f"{method} failed before its answer arrived: {error.message}")
                 uncertain.__cause__, error = error, uncertain
+            attempt += 1
             delay = self.retry.delay(attempt, retry_after)
             if attempt > self.retry.max_retries or delay > self.retry.max_retry_after:
                 raise error
@@ -348,7 +422,10 @@ class SoraClient:
     async def _follow(
         self, method: str, url: str, *, headers: Mapping[str, str] | None, **kwargs: Any
     ) -> httpx.Response:
-        auth = {"Authorization": f"Bearer {self._api_key}"}
+        # The key and the extra headers go only to the API's origin; the default query only on the first hop.
+        auth = self._auth
+        if self._default_query:
+            kwargs["params"] = {**self._default_query, **(kwargs.get("params") or {})}
         for _ in range(6):
             request = self._http.build_request(method, url, headers={**auth, **(headers or {})}, **kwargs)
             response = await self._http.send(request, stream=True)
@@ -365,14 +442,34 @@ class SoraClient:
         try:
             video = Video.model_validate(body)
         except ValidationError as exc:
-            raise UnexpectedResponse("The server's answer is not a video object", request_id=_rid(response)) from exc
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in error['loc']) or 'body'}: {error['msg']}"
+                for error in exc.errors()[:3]
+            )
+            raise UnexpectedResponse(
+                f"The server's answer is not a video object ({self._redact(problems)})", request_id=_rid(response)
+            ) from exc
+        return self._adopt(video)
+
+    def _adopt(self, video: Video) -> Video:
+        """A job from the server: its id checked, a deployment name it echoes read back as the model."""
         check_video_id(video.id, from_server=True)
+        if video.model is not None and video.model in self._models:
+            video = video.model_copy(update={"model": self._models[video.model]})
         return video
 
 
+def _auth_headers(auth_header: str, api_key: str, extra: Mapping[str, str]) -> dict[str, str]:
+    """The headers that carry credentials: the key as the gateway wants it, and any extra ones."""
+    if auth_header == "api-key":
+        return {**extra, "api-key": api_key}
+    if auth_header == "authorization":
+        return {**extra, "Authorization": f"Bearer {api_key}"}
+    raise ValueError(f"auth_header must be 'authorization' or 'api-key', not {auth_header!r}")
+
+
 def _rid(response: httpx.Response) -> str | None:
-    value = response.headers.get("x-request-id")
-    return str(value) if value is not None else None
+    return request_id(response.headers)
 
 
 def _int_or_none(value: str | None) -> int | None:

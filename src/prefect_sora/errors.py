@@ -15,11 +15,13 @@ Classes are grouped by what the caller does next::
     │   └── TransportError ........ connection reset, timeout, protocol error
     ├── SubmissionUncertain ....... a create may or may not have reached the service
     ├── UnexpectedResponse ........ the server answered with something that is not the API
+    │   └── UnknownStatus ......... a status never seen before outlasted its grace period
     ├── InvalidContent ............ a download was not the video it claimed to be
     ├── JobPending ................ not terminal yet; await_video retries on it
-    ├── JobFailed ................. the job ended `failed` (not billed); code and message
+    ├── JobFailed ................. the job ended failed/error/rejected (not billed); code, message, status
+    │   └── JobCancelled .......... the job was cancelled (not billed); resubmit if still wanted
     ├── WaitTimeout ............... the wait's deadline passed; resume with video_id
-    ├── ContentExpired ............ the download window is over
+    ├── ContentExpired ............ the download window is over (also a job whose status is `expired`)
     └── VideoNotStored ............ a flow's video did not end stored; carries its result
 
 Every error carries ``video_id``, ``status_code`` and ``request_id`` as attributes
@@ -158,6 +160,14 @@ class UnexpectedResponse(SoraError):
     """The server answered with something that does not follow the API."""
 
 
+class UnknownStatus(UnexpectedResponse):
+    """A job kept a status nobody documented for longer than the grace period; ``status`` names it."""
+
+    def __init__(self, message: str, *, status: str | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.status = status
+
+
 class InvalidContent(SoraError):
     """A download's type, length or bytes do not match what was asked for; nothing was stored."""
 
@@ -179,11 +189,19 @@ class JobPending(_NotTerminal):
 
 
 class JobFailed(SoraError):
-    """The job ended with status ``failed``; it is not billed and may be resubmitted."""
+    """The job ended ``failed`` (or ``error``, ``rejected``); not billed, may be resubmitted.
 
-    def __init__(self, message: str, *, code: str | None = None, **kw: Any) -> None:
+    ``code`` and the message are the service's; ``status`` is the word it sent.
+    """
+
+    def __init__(self, message: str, *, code: str | None = None, status: str | None = "failed", **kw: Any) -> None:
         super().__init__(message, **kw)
         self.code = code
+        self.status = status
+
+
+class JobCancelled(JobFailed):
+    """The job was cancelled (``cancelled`` / ``canceled``) before it made a video; not billed."""
 
 
 class WaitTimeout(_NotTerminal):
@@ -214,6 +232,7 @@ __all__ = [
     "InvalidContent",
     "InvalidParameter",
     "InvalidRequest",
+    "JobCancelled",
     "JobFailed",
     "JobPending",
     "RateLimited",
@@ -223,6 +242,7 @@ __all__ = [
     "TransientError",
     "TransportError",
     "UnexpectedResponse",
+    "UnknownStatus",
     "VideoNotFound",
     "VideoNotStored",
     "WaitTimeout",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -35,16 +36,32 @@ from prefect_sora.validation import is_loopback
 MAX_JSON_BYTES = 4 << 20
 
 
-class Redactor:
-    """Replaces the API key wherever a server echoes it back into text we show."""
+#: Longest gateway message kept on an error.
+MAX_MESSAGE_CHARS = 500
+#: Headers a request id may come in: OpenAI's and relays', then Azure's (API Management, then the service).
+REQUEST_ID_HEADERS = ("x-request-id", "apim-request-id", "x-ms-request-id")
 
-    def __init__(self, secret: str) -> None:
-        self._secret = secret
+
+class Redactor:
+    """Replaces the API key (and any other secret, such as extra header values) wherever a server echoes it."""
+
+    def __init__(self, secret: str, *others: str) -> None:
+        # Longest first, so a secret that contains another is replaced whole.
+        self._secrets = sorted({s for s in (secret, *others) if s and len(s) >= 4}, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
-        if self._secret and len(self._secret) >= 4:
-            text = text.replace(self._secret, "***")
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
         return text
+
+
+def request_id(headers: httpx.Headers) -> str | None:
+    """The request id a server or the gateway in front of it sent, for support."""
+    for name in REQUEST_ID_HEADERS:
+        value = headers.get(name)
+        if value:
+            return str(value)[:200]
+    return None
 
 
 def next_hop(response: httpx.Response, *, allow_insecure_http: bool) -> tuple[str, bool]:
@@ -92,17 +109,18 @@ def transport_error(
 async def error_from_response(response: httpx.Response, *, video_id: str | None, redact: Redactor) -> SoraError:
     """Translate an HTTP error answer into the error class that says what to do next."""
     status = response.status_code
-    request_id = response.headers.get("x-request-id")
     try:
         raw = await read_capped(response, 64 << 10)
     except (httpx.HTTPError, UnexpectedResponse):
         raw = b""
-    message, param, code = _envelope(raw)
-    text = redact(message or f"HTTP {status}")[:500]
+    message, param, code = envelope(raw, response.headers.get("content-type", ""))
+    text = _shorten(redact(message or f"HTTP {status}"))
+    code = redact(code)[:100] if code else None
+    param = redact(param)[:100] if param else None
     context: dict[str, Any] = {
         "video_id": video_id,
         "status_code": status,
-        "request_id": request_id,
+        "request_id": request_id(response.headers),
     }
     if status == 429:
         return RateLimited(f"Rate limited: {text}", retry_after=retry_after_seconds(response.headers), **context)
@@ -123,23 +141,72 @@ async def error_from_response(response: httpx.Response, *, video_id: str | None,
     return UnexpectedResponse(f"Unexpected HTTP {status}: {text}", **context)
 
 
-def _envelope(raw: bytes) -> tuple[str | None, str | None, str | None]:
-    """message, param, code from ``{"error": {...}}``; tolerant of anything else."""
+_MESSAGE_KEYS = ("message", "msg", "detail", "error_description", "error")
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
+def envelope(raw: bytes, content_type: str = "") -> tuple[str | None, str | None, str | None]:
+    """message, param and code of an error body, whatever envelope the gateway uses.
+
+    Reads OpenAI's ``{"error": {"message", "param", "code"}}``, ``{"error": "..."}``,
+    ``{"message": ...}``, ``{"code": 400, "msg": ...}``, ``{"detail": ...}``
+    (FastAPI's, also as a list of problems), a JSON string, a short text body, and
+    of an HTML page only its ``<title>``. Not yet redacted nor shortened.
+    """
     try:
-        body = json.loads(raw)
+        body: Any = json.loads(raw)
     except ValueError:
+        return _text_body(raw, content_type), None, None
+    if isinstance(body, str):
+        return body.strip() or None, None, None
+    if not isinstance(body, dict):
         return None, None, None
-    error = body.get("error") if isinstance(body, dict) else None
-    if isinstance(error, str):
-        return error, None, None
-    if not isinstance(error, dict):
-        return None, None, None
+    # The nested error object first, then the top level, for each field.
+    scopes = [scope for scope in (body.get("error"), body) if isinstance(scope, dict)]
+    message = next((m for scope in scopes for key in _MESSAGE_KEYS if (m := _message(scope.get(key)))), None)
 
-    def text(key: str) -> str | None:
-        value = error.get(key)
-        return str(value) if value is not None else None
+    def field(key: str) -> str | None:
+        value = next((scope[key] for scope in scopes if isinstance(scope.get(key), (str, int))), None)
+        return str(value) if value is not None and not isinstance(value, bool) else None
 
-    return text("message"), text("param"), text("code")
+    return message, field("param"), field("code")
+
+
+def _message(value: Any) -> str | None:
+    """Text from an envelope's message field: a string, or FastAPI's list of ``{loc, msg}``."""
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, dict):
+        return next((m for key in _MESSAGE_KEYS if (m := _message(value.get(key)))), None)
+    if isinstance(value, list) and value:
+        parts = []
+        for item in value[:3]:
+            if isinstance(item, dict) and isinstance(item.get("msg"), str):
+                loc = ".".join(str(part) for part in item.get("loc", []) if part != "body")
+                parts.append(f"{loc}: {item['msg']}" if loc else item["msg"])
+            elif isinstance(item, str):
+                parts.append(item)
+        return "; ".join(parts) or None
+    return None
+
+
+def _text_body(raw: bytes, content_type: str) -> str | None:
+    """A plain-text error body as the message; of an HTML page, its title at most."""
+    if not raw.strip():
+        return None
+    head = raw[:1024].lstrip().lower()
+    if "html" in content_type.lower() or head.startswith((b"<!doctype", b"<html", b"<")):
+        title = _TITLE.search(raw[:16384])
+        return " ".join(title.group(1).decode("utf-8", "replace").split()) or None if title else None
+    text = raw[:4096].decode("utf-8", "replace")
+    if any(not ch.isprintable() and not ch.isspace() for ch in text):
+        return None  # binary, not a message
+    return " ".join(text.split()) or None
+
+
+def _shorten(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_MESSAGE_CHARS else f"{text[: MAX_MESSAGE_CHARS - 1]}…"
 
 
 async def read_json(response: httpx.Response, *, video_id: str | None, redact: Redactor) -> Any:
@@ -156,7 +223,7 @@ async def read_json(response: httpx.Response, *, video_id: str | None, redact: R
             f"Expected JSON from the API, got {kind}: {redact(raw[:80].decode('utf-8', 'replace'))!r}",
             video_id=video_id,
             status_code=response.status_code,
-            request_id=response.headers.get("x-request-id"),
+            request_id=request_id(response.headers),
         ) from exc
 
 

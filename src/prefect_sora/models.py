@@ -1,17 +1,25 @@
 """Typed models of the Sora 2 Videos API objects, tolerant of what gateways add.
 
-Responses are parsed leniently: unknown fields are kept, unknown statuses are
-kept as strings (and treated as not terminal), and a ``progress`` outside 0-100
-is clamped, because a relay in front of the service may differ from the schema.
-Requests are strict: see :mod:`prefect_sora.validation`.
+Responses are parsed leniently, because the gateways in front of the service
+differ from the schema: unknown fields are kept; any status string is kept (its
+meaning is :mod:`prefect_sora.statuses`'); timestamps may be ints, floats,
+numeric strings or ISO 8601; ``seconds``, ``size``, ``quality`` and ``progress``
+may be null or missing; a ``progress`` outside 0-100 is clamped; a job's
+``error`` may be an object with a numeric code, or a bare string. Nothing that
+costs money is read from a response: prices come from the request. Requests
+are strict: see :mod:`prefect_sora.validation`.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from prefect_sora.statuses import StatusCategory, status_category
 
 VideoModel = Literal["sora-2", "sora-2-pro"]
 VideoSeconds = Literal["4", "8", "12"]
@@ -21,8 +29,55 @@ VideoVariant = Literal["video", "thumbnail", "spritesheet"]
 
 VIDEO_SECONDS: tuple[VideoSeconds, ...] = ("4", "8", "12")
 MAX_PROMPT_CHARS = 32_000
+#: The schema's statuses; others are categorized by :func:`prefect_sora.statuses.status_category`.
 TERMINAL_STATUSES = frozenset({"completed", "failed"})
 PENDING_STATUSES = frozenset({"queued", "in_progress"})
+
+
+def unix_seconds(value: Any) -> int | None:
+    """A timestamp as whole Unix seconds, from an int, a float, a numeric string or ISO 8601.
+
+    Gateways send all four; anything unreadable becomes None rather than refusing
+    the whole answer (no decision rests on a timestamp alone).
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            number = float(text)
+        except ValueError:
+            try:
+                parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+            except ValueError:
+                return None
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=timezone.utc)
+            number = parsed.timestamp()
+    else:
+        return None
+    if not math.isfinite(number):
+        return None
+    if number > 1e11:  # milliseconds, as some relays send
+        number /= 1000
+    return int(number)
+
+
+Timestamp = Annotated[int | None, BeforeValidator(unix_seconds)]
+
+
+def _optional_text(value: Any) -> Any:
+    # A number where the schema has a string (a numeric error code, seconds as 8.0).
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+Text = Annotated[str | None, BeforeValidator(_optional_text)]
 
 
 def _seconds_from_int(value: Any) -> Any:
@@ -51,22 +106,35 @@ class VideoRequest(BaseModel):
 
 
 class VideoError(BaseModel):
-    """Why a job failed, as the service reports it."""
+    """Why a job failed, as the service reports it (a bare string becomes the message)."""
 
     model_config = ConfigDict(extra="allow")
 
-    code: str | None = None
-    message: str | None = None
+    code: Text = None
+    message: Text = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_any_shape(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"message": value}
+        if isinstance(value, dict) and value.get("message") is None:
+            for key in ("msg", "detail", "error"):
+                if isinstance(value.get(key), str):
+                    return {**value, "message": value[key]}
+        return value
 
 
 class Video(BaseModel):
     """A video job as the service reports it (``object: "video"``).
 
     Attributes:
-        id: The job id, for polling, downloading and support.
-        status: ``queued``, ``in_progress``, ``completed``, ``failed``; other
-            strings from non-conforming gateways are kept and treated as pending.
-        progress: Approximate percent done, clamped to 0-100.
+        id: The job id, for polling, downloading and support: any string the server gives.
+        status: ``queued``, ``in_progress``, ``completed``, ``failed``, or another
+            word a gateway uses; :attr:`category` says what it means.
+        progress: Approximate percent done, clamped to 0-100 (0 when not sent).
+        created_at: Unix seconds; ``completed_at`` and ``expires_at`` likewise.
+        seconds: The length as the server reports it, or None; never used for a price.
     """
 
     model_config = ConfigDict(extra="allow")
@@ -74,14 +142,14 @@ class Video(BaseModel):
     id: str
     object: str = "video"
     model: str | None = None
-    status: str
+    status: Annotated[str, BeforeValidator(_optional_text)]
     progress: float = 0
-    created_at: int | None = None
-    completed_at: int | None = None
-    expires_at: int | None = None
-    size: str | None = None
-    seconds: str | None = None
-    quality: str | None = None
+    created_at: Timestamp = None
+    completed_at: Timestamp = None
+    expires_at: Timestamp = None
+    size: Text = None
+    seconds: Text = None
+    quality: Text = None
     prompt: str | None = None
     remixed_from_video_id: str | None = None
     error: VideoError | None = None
@@ -97,25 +165,30 @@ class Video(BaseModel):
             return 0.0
         return min(100.0, max(0.0, number))
 
-    @field_validator("seconds", mode="before")
+    @field_validator("error", mode="before")
     @classmethod
-    def _seconds_as_text(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+    def _no_empty_error(cls, value: Any) -> Any:
+        return None if value in ("", {}) else value
+
+    @property
+    def category(self) -> StatusCategory:
+        """What the status means: pending, completed, failed, cancelled, expired or unknown."""
+        return status_category(self.status)
 
     @property
     def is_terminal(self) -> bool:
-        """True once the job is ``completed`` or ``failed``."""
-        return self.status in TERMINAL_STATUSES
+        """True once the job has ended: completed, failed, cancelled or expired."""
+        return self.category not in ("pending", "unknown")
 
     @property
     def is_completed(self) -> bool:
         """True if the job completed and its content can be downloaded."""
-        return self.status == "completed"
+        return self.category == "completed"
 
     @property
     def is_failed(self) -> bool:
-        """True if the job failed (failed jobs are not billed)."""
-        return self.status == "failed"
+        """True if the job ended without a video: failed, rejected, cancelled (none of them billed)."""
+        return self.category in ("failed", "cancelled")
 
     @property
     def duration_seconds(self) -> int | None:
@@ -171,9 +244,13 @@ class StoredVideo(BaseModel):
 
 
 class ImageReference(BaseModel):
-    """An ``input_reference`` given by URL or by an uploaded file id rather than as bytes."""
+    """An ``input_reference`` sent as JSON: exactly one of an image URL (http(s) or data:) or a file id.
 
-    model_config = ConfigDict(frozen=True)
+    Nothing is uploaded; the gateway fetches the image. Checked before any
+    request by :func:`prefect_sora.validation.check_image_reference`.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     image_url: str | None = None
     file_id: str | None = None

@@ -18,7 +18,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from prefect_sora.errors import InvalidParameter
-from prefect_sora.models import Video
+from prefect_sora.models import Video, VideoRequest
 
 Tier = Literal["720p", "1024p", "1080p"]
 
@@ -129,11 +129,13 @@ def estimate(model: str, size: str, seconds: int, count: int = 1, table: PriceTa
     )
 
 
-def actual_cost(video: Video, table: PriceTable | None = None) -> Decimal:
-    """What a finished job was billed: its seconds x its tier's rate once ``completed``, else 0.
+def actual_cost(video: Video, request: VideoRequest, table: PriceTable | None = None) -> Decimal:
+    """What a finished job was billed: the request's price once the job ``completed``, else 0.
 
-    Failed jobs are not billed, and pending ones not yet.
+    Priced from the request (model, size, seconds), never from the job: gateways
+    leave ``seconds`` and ``size`` null, and echo a deployment name as ``model``.
+    Jobs that failed, were cancelled or are still pending are not billed.
     """
-    if not video.is_completed or video.model is None or video.size is None or video.duration_seconds is None:
+    if not video.is_completed:
         return Decimal("0")
-    return estimate(video.model, video.size, video.duration_seconds, 1, table).total_usd
+    return estimate(request.model, request.size, int(request.seconds), 1, table).total_usd

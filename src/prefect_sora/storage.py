@@ -25,6 +25,7 @@ from prefect_sora.errors import InvalidContent
 from prefect_sora.models import StoredVideo, VideoVariant
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-]+")
+_READABLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,127}")
 _EXTENSIONS = {
     "video/mp4": ".mp4",
     "image/webp": ".webp",
@@ -41,9 +42,18 @@ _HEAD = 16  # bytes sniffed to tell an MP4 or an image from an error page
 
 
 def safe_stem(video_id: str) -> str:
-    """A file-name stem from a server-issued id that cannot leave its folder."""
-    stem = _UNSAFE.sub("_", video_id).strip("_")[:128]
-    return stem or "video"
+    """A file-name stem from a server-issued id that cannot leave its folder, nor meet another id's.
+
+    A readable id (letters, digits, ``_``, ``-``; at most 128) is the stem as it
+    is. Any other (LiteLLM's base64 with ``/+=``, ids with ``:`` or ``.``, a
+    hostile ``../x``) keeps its safe characters and gets a dot and 16 hex digits
+    of its SHA-256: a readable stem has no dot, so the two kinds never meet, and
+    two different ids never share a name.
+    """
+    if _READABLE.fullmatch(video_id):
+        return video_id
+    readable = _UNSAFE.sub("_", video_id).strip("_")[:64] or "video"
+    return f"{readable}.{hashlib.sha256(video_id.encode('utf-8', 'surrogatepass')).hexdigest()[:16]}"
 
 
 def file_name(video_id: str, variant: VideoVariant, content_type: str) -> str:

@@ -4,16 +4,20 @@ The request rules are the gateway reference's: ``seconds`` is the string "4",
 "8" or "12"; ``size`` is within the model's tiers; the prompt is 1 to 32,000
 characters; the model is known, or given a price by the caller. The connection
 rules protect the key: no bearer over plain HTTP to another host, no
-credentials in a URL, no id that could escape its path segment. Each refusal is
-an :class:`~prefect_sora.errors.InvalidParameter` naming the parameter, the
-value and what is allowed.
+credentials in a URL. An id is any string a server may issue (LiteLLM's are
+long base64 with ``/``, ``+`` and ``=``), so it is not restricted but encoded:
+:func:`id_segment` makes it one URL path segment whatever it holds. Each
+refusal is an :class:`~prefect_sora.errors.InvalidParameter` naming the
+parameter, the value and what is allowed.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -98,7 +102,10 @@ def validate_request(
     )
 
 
-_SAFE_ID = re.compile(r"[A-Za-z0-9_\-.:]{1,256}")
+#: Longest id accepted; LiteLLM's base64 ids run to a few hundred characters.
+MAX_ID_CHARS = 1024
+#: The schema's limit on ``input_reference.image_url`` (a data URL may hold the image itself).
+MAX_IMAGE_URL_CHARS = 20 * 1024 * 1024
 
 
 def is_loopback(host: str) -> bool:
@@ -135,14 +142,76 @@ def check_base_url(base_url: str, *, allow_insecure_http: bool = False) -> str:
     return base_url.rstrip("/")
 
 
-def check_video_id(video_id: str, *, from_server: bool = False) -> str:
-    """Refuse an id that could escape its URL path segment (``/``, ``..``, odd characters)."""
-    if isinstance(video_id, str) and _SAFE_ID.fullmatch(video_id) and video_id.strip(".") != "":
+def check_video_id(video_id: Any, *, from_server: bool = False, param: str = "video_id") -> str:
+    """Refuse what cannot be an id: not a string, empty, control characters, only dots, too long.
+
+    Anything else is accepted as the server issued it; :func:`id_segment` encodes
+    it for a URL path and :func:`prefect_sora.storage.file_name` for a file name.
+    """
+    if (
+        isinstance(video_id, str)
+        and 0 < len(video_id) <= MAX_ID_CHARS
+        and video_id.isprintable()
+        and video_id.strip(". ") != ""
+    ):
         return video_id
     if from_server:
         raise UnexpectedResponse(f"The server returned an unsafe video id {video_id!r:.80}")
     raise InvalidParameter(
-        "video_id",
+        param,
         video_id,
-        "must be letters, digits, '_', '-', '.', ':' (as the service issues them)",
+        f"must be the id a server issued: 1 to {MAX_ID_CHARS} printable characters, not only dots",
     )
+
+
+def id_segment(video_id: Any, *, param: str = "video_id") -> str:
+    """``video_id`` checked and percent-encoded as one URL path segment (``/`` becomes ``%2F``)."""
+    return quote(check_video_id(video_id, param=param), safe="")
+
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,100}")
+#: Headers the client sets itself: the credentials (``api_key`` + ``auth_header``) and the framing.
+RESERVED_HEADERS = frozenset(
+    {"authorization", "api-key", "host", "content-length", "content-type", "transfer-encoding", "connection"}
+)
+
+
+def check_gateway_headers(headers: Mapping[str, Any]) -> dict[str, str]:
+    """Refuse extra headers that are not valid HTTP or that would replace the client's own.
+
+    Values are never shown in a refusal: they may be secrets.
+    """
+    checked: dict[str, str] = {}
+    for name, value in headers.items():
+        if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+            raise InvalidParameter("extra_headers", name, "a header name is letters, digits and -_.!#$%&'*+^`|~")
+        if name.lower() in RESERVED_HEADERS:
+            raise InvalidParameter(
+                "extra_headers", name, "is set by the client; put the key in api_key and choose auth_header"
+            )
+        if not isinstance(value, str) or any(ch in value for ch in "\r\n\x00"):
+            raise InvalidParameter("extra_headers", name, "its value must be a string on one line")
+        checked[name] = value
+    return checked
+
+
+def check_image_reference(image_url: Any, file_id: Any) -> None:
+    """An ``input_reference`` given as JSON: exactly one of an http(s) or data: URL, or a file id."""
+    if (image_url is None) == (file_id is None):
+        raise InvalidParameter("input_reference", "<ImageReference>", "give exactly one of image_url or file_id")
+    if image_url is not None:
+        if not isinstance(image_url, str) or len(image_url) > MAX_IMAGE_URL_CHARS:
+            raise InvalidParameter("input_reference.image_url", image_url, "must be a URL of at most 20 MiB")
+        if image_url.startswith("data:"):
+            if not re.match(r"data:image/(png|jpeg|webp);base64,", image_url):
+                raise InvalidParameter(
+                    "input_reference.image_url", image_url, "a data URL must be a base64 PNG, JPEG or WebP image"
+                )
+        else:
+            url = httpx.URL(image_url) if image_url.isprintable() else None
+            if url is None or url.scheme not in ("http", "https") or not url.host or url.userinfo:
+                raise InvalidParameter(
+                    "input_reference.image_url", image_url, "must be an http(s) URL without credentials, or a data: URL"
+                )
+    if file_id is not None and (not isinstance(file_id, str) or not file_id.strip() or not file_id.isprintable()):
+        raise InvalidParameter("input_reference.file_id", file_id, "must be the id of an uploaded file, e.g. file-123")

@@ -80,14 +80,19 @@ def test_a_size_outside_every_tier_has_no_tier() -> None:
         estimate("sora-2", "1920x1080", 4)
 
 
-def test_the_actual_cost_of_a_job_is_its_price_once_completed_and_zero_otherwise() -> None:
-    from prefect_sora.models import Video
+def test_the_actual_cost_of_a_job_is_its_requests_price_once_completed_and_zero_otherwise() -> None:
+    from prefect_sora.models import Video, VideoRequest
     from prefect_sora.pricing import actual_cost
 
-    def job(status: str) -> Video:
-        return Video(id="video_1", status=status, model="sora-2-pro", size="1920x1080", seconds="8")
+    request = VideoRequest(prompt="p", model="sora-2-pro", size="1920x1080", seconds="8")
 
-    assert actual_cost(job("completed")) == Decimal("5.60")
-    assert actual_cost(job("failed")) == Decimal("0")
-    assert actual_cost(job("in_progress")) == Decimal("0")
-    assert actual_cost(job("completed"), price_table({"sora-2-pro": {"1080p": "0.5"}})) == Decimal("4.0")
+    def job(status: str) -> Video:
+        # As a gateway reports it: no seconds, no size, the deployment's name as the model.
+        return Video(id="video_1", status=status, model="my-deployment", size=None, seconds=None)
+
+    assert actual_cost(job("completed"), request) == Decimal("5.60")
+    assert actual_cost(job("succeeded"), request) == Decimal("5.60")
+    assert actual_cost(job("failed"), request) == Decimal("0")
+    assert actual_cost(job("cancelled"), request) == Decimal("0")
+    assert actual_cost(job("in_progress"), request) == Decimal("0")
+    assert actual_cost(job("completed"), request, price_table({"sora-2-pro": {"1080p": "0.5"}})) == Decimal("4.0")

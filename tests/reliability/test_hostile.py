@@ -28,14 +28,32 @@ def files_under(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file())
 
 
-@pytest.mark.parametrize("bad_id", ["../../etc/passwd", "a/b", "..", "video_1\x00", "video 1", "x" * 300])
-async def test_an_unsafe_id_from_the_server_is_refused_before_it_reaches_a_path(
-    hostile: HostileServer, bad_id: str
-) -> None:
+@pytest.mark.parametrize("bad_id", ["..", ".", "", "video_1\x00", "line\nbreak", "x" * 1025])
+async def test_an_id_no_server_issues_is_refused_before_it_reaches_a_path(hostile: HostileServer, bad_id: str) -> None:
     hostile.on("GET", "/v1/videos/video_ok", video(id=bad_id))
     async with client_for(hostile) as client:
         with pytest.raises(UnexpectedResponse, match="unsafe video id"):
             await client.retrieve_video("video_ok")
+
+
+@pytest.mark.parametrize("odd_id", ["../../etc/passwd", "a/b", "video 1", "dmlkZW8/+x==", "x" * 300])
+async def test_an_odd_id_from_the_server_is_used_encoded_in_one_path_segment_and_stored_inside_the_folder(
+    hostile: HostileServer, tmp_path: Path, odd_id: str
+) -> None:
+    # Since gateways issue ids like LiteLLM's base64 (with / + =), any printable id is
+    # accepted; it is percent-encoded in every path and made a safe, unique file name.
+    from urllib.parse import quote
+
+    segment = quote(odd_id, safe="")
+    hostile.on("GET", f"/v1/videos/{segment}", video(id=odd_id))
+    hostile.on("GET", f"/v1/videos/{segment}/content", Reply(body=MP4_HEAD, headers={"content-type": "video/mp4"}))
+    async with client_for(hostile) as client:
+        job = await client.retrieve_video(odd_id)
+        stored = await download(client, job.id, f"{tmp_path}/out/")
+
+    assert [seen["path"] for seen in hostile.seen] == [f"/v1/videos/{segment}", f"/v1/videos/{segment}/content"]
+    (written,) = files_under(tmp_path)
+    assert written.parent == tmp_path / "out" and stored.video_id == odd_id
 
 
 async def test_a_video_id_with_dots_and_slashes_cannot_escape_the_destination(tmp_path: Path) -> None:
@@ -112,7 +130,7 @@ async def test_progress_outside_0_to_100_is_clamped(hostile: HostileServer, raw:
         assert (await client.retrieve_video("video_ok")).progress == expected
 
 
-async def test_an_unknown_status_is_waited_on_until_the_deadline_not_crashed_on(
+async def test_an_unknown_status_is_waited_on_until_the_deadline_within_its_grace(
     hostile: HostileServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     from prefect_sora.errors import WaitTimeout
