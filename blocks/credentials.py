@@ -83,7 +83,6 @@ class SoraCredentials(Block):
     base_url: str = Field(
         default=DEFAULT_BASE_URL,
         description="The API root including /v1, e.g. https://api.apiyi.com/v1 or http://127.0.0.1:8000/v1.",
-        json_schema_extra={"pattern": r"^(https://|http://(localhost|127\.[0-9.]+|\[::1\])([:/]|$))"},
     )
     timeout_seconds: float = Field(
         default=30.0, gt=0, description="Read, write and pool timeout of one request, in seconds."
