@@ -22,7 +22,8 @@ Classes are grouped by what the caller does next::
     │   └── JobCancelled .......... the job was cancelled (not billed); resubmit if still wanted
     ├── WaitTimeout ............... the wait's deadline passed; resume with video_id
     ├── ContentExpired ............ the download window is over (also a job whose status is `expired`)
-    └── VideoNotStored ............ a flow's video did not end stored; carries its result
+    ├── VideoNotStored ............ a flow's video did not end stored; carries its result
+    └── BatchIncomplete ........... some videos of a batch did not end stored; carries the BatchResult
 
 Every error carries ``video_id``, ``status_code`` and ``request_id`` as attributes
 (None where they do not apply). Messages are built from the service's answer and
@@ -224,8 +225,17 @@ class VideoNotStored(SoraError):
         self.reason = reason
 
 
+class BatchIncomplete(SoraError):
+    """Some videos of a batch did not end stored; ``result`` is the ``BatchResult`` with every item's id and reason."""
+
+    def __init__(self, message: str, *, result: Any = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.result = result
+
+
 __all__ = [
     "AuthenticationFailed",
+    "BatchIncomplete",
     "BudgetExceeded",
     "ContentExpired",
     "ContentNotReady",
