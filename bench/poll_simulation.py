@@ -109,7 +109,16 @@ def batch(length: float, seed: int, curve: Curve | None, *, jobs: int = JOBS_PER
     for seq in range(jobs):
         plan = plan_job(config, seq=seq, now=0.0, directives=Directives())
         slots.admit(plan, config.max_running)
-        job = Job(f"video_{seq}", "sora-2", CLIP[1], CLIP[0], "standard", "", None, plan)
+        job = Job(
+            id=f"video_{seq}",
+            model="sora-2",
+            size=CLIP[1],
+            seconds=CLIP[0],
+            quality="standard",
+            prompt="",
+            remixed_from_video_id=None,
+            plan=plan,
+        )
         found.append(SimJob(job, curve))
     return found
 

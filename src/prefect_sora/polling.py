@@ -6,59 +6,74 @@ when the job will finish from what a client really knows about it, and polls
 once just after that. Pure: the I/O loop lives in :mod:`prefect_sora.waiting`.
 
 What a client knows, and nothing else, goes in: the job's status and
-``progress`` at the moments it was read, its ``seconds`` and ``size`` (a prior
-for its duration, see :func:`expected_duration`), when it was created, and the
+``progress`` at the moments it was read (the times the reads really happened,
+however late a rate limit made them), its ``seconds`` and ``size`` (a prior for
+its duration, see :func:`expected_duration`), when it was created, and the
 server's ``openai-poll-after-ms``. The shape of the progress curve is NOT known
 (the service only calls ``progress`` approximate; in practice it races to about
-60 %, creeps, then runs to the end), so the schedule must stay sound for any
-monotone curve. The design, and why:
+60 %, creeps, then runs to the end and slows into it), so the schedule must stay
+sound for any monotone curve. The design, and why:
 
 1. **Before any progress** there is nothing to extrapolate. Polls come every
    third of the prior, the time in which a job of this length could plausibly
    both start and finish unseen, and the first one waits that long too:
-   polling a job that cannot be done yet buys nothing. A server that sends a
-   poll-after hint is taken at its word instead, backing off from the hint.
+   polling a job that cannot be done yet buys nothing. A job that has waited
+   long (queued behind others) is polled less often, by a quarter of its wait,
+   up to the prior itself. A server that sends a poll-after hint is taken at
+   its word instead, backing off from the hint.
 2. **Once progress moves**, the end is estimated from the average rate since
-   the job started (the start lies between the last read without progress and
-   the first read with it, narrowed by extrapolating the first two readings
-   back to zero), from the recent rate (the last two reads whose progress
+   the job started, from the recent rate (the last two reads whose progress
    differs) and, when the last three reads show progress speeding up, from
-   that acceleration. The schedule believes the **earliest**. A curve that
-   races ahead then creeps fools the recent rate late and the average early; a
-   curve that starts slow fools the average late and the recent rate less, and
-   the acceleration not at all; so the earliest errs towards one more GET
-   rather than a late detection. Shown progress is taken as one point higher,
-   since services round it down.
-3. **Land on the prediction while it is far, just past it once it is near.**
-   A prediction is assumed wrong by up to ``trust`` (30 %) of the time it
-   looks ahead. While that error is larger than ``aim`` (1 s) the next poll
-   lands on the predicted end, to correct it; once it is smaller the poll is
-   aimed ``aim`` past the end: a poll that lands a moment before the end is
-   wasted and costs a whole extra interval, one that lands a moment after
-   costs only that moment.
-4. **Trust an extrapolation no further than the history it rests on**: never
+   that acceleration. The schedule believes the **earliest**: each estimate is
+   fooled late by some curve (the average by a slow start, the recent rate by
+   a creep), so the earliest errs towards one more GET rather than a late
+   detection. Shown progress is taken as one point higher, since services
+   round it down. The start lies between the last read without progress and
+   the first read with it; extrapolating the first two readings back to zero
+   places it, unless that lands before the bracket (progress that races at
+   first): then its middle, since the bracket's early edge would date the
+   start too early and every average-rate estimate too late.
+3. **A prediction holds until progress moves.** Repeated reads of the same
+   progress make the rate estimates recede a little at a time (the job seems
+   slower), so a schedule that re-predicted on every read would chase an end
+   that keeps stepping away, never overdue, polling every few seconds and
+   landing seconds late (a job that sits at 98 % for its last half-minute).
+   The end predicted when the current progress was first seen stays in force
+   if it is earlier; once it has passed, the job is overdue.
+4. **Poll at the first moment that is both ``aim`` past the predicted end and
+   no more than ``budget`` past the earliest the job could end**, taking a
+   prediction to be wrong by up to ``trust`` (30 %) of the time it looks
+   ahead. Near the end the first bound holds: the poll lands just after the
+   prediction (a poll a moment before the end is wasted and costs a whole
+   extra interval, one a moment after costs only that moment). Far from it
+   the second does: the poll lands before the prediction, early enough that
+   even a job that finishes ``trust`` sooner than predicted is seen within
+   ``budget``, and the read there corrects the prediction. Landing on a far
+   prediction instead is one GET cheaper and seconds late whenever progress
+   speeds up after it (the creep's end).
+5. **Trust an extrapolation no further than the history it rests on**: never
    sleep longer than the job has been running. A prediction from a short
    history is checked before it can be badly wrong, and a good one is reached
    by doubling in a few steps.
-5. **Past the predicted end**, poll every ``tail_delay``; if progress has stood
-   still for a while (a stuck job), back off in proportion to how long.
-6. The server's ``openai-poll-after-ms`` is honoured as the shortest sleep
+6. **Overdue**, poll every ``tail_delay``. A job whose progress stands still
+   is backed off by how long it has stood still, squared, over how long it has
+   run: a stand-still that is a small share of the run (the last points of a
+   long job) keeps the tail's pace, one as long as the run (a stuck job)
+   backs off by about half its length each time, up to ``max_delay``.
+7. The server's ``openai-poll-after-ms`` is honoured as the shortest sleep
    throughout; ``max_delay`` caps any sleep.
 
-Against the emulator (20 jobs of 8-30 s, queued, 10 slots, its race-creep-run
-curve) this makes 0.19 of the SDK's GETs per job, detecting completion 0.7 s
-late at the median and 1.6 s at the 95th percentile (the schedule before this
-design: 0.26 of the GETs, 11 s at the 95th percentile); see BENCHMARKS.md and
-``python bench/run.py --only polling``. ``tests/bench/test_poll_schedule.py``
-drives it through other curves too (linear, slow start, fast start). The cost
-it cannot avoid is the prior: a job whose ``seconds`` and ``size`` suggest a
-much shorter run than it really takes is polled every third of that prior
-while it queues (4 s clips on the same jobs: 0.29 of the SDK's GETs).
+Figures (GETs per job against the SDK, detection delays, 10 s to 10 minute
+jobs, other curves) are in BENCHMARKS.md; ``python bench/poll_simulation.py``
+replays the schedule on the emulator's own job model on a virtual clock, and
+``python bench/run.py --only polling`` measures it live. ``tests/core/test_polling.py``
+holds it to its promises on simulated jobs.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 
@@ -81,20 +96,22 @@ class PollSchedule:
             progress tells more (see :func:`expected_duration`).
         min_delay: Floor of one sleep.
         max_delay: Ceiling of one sleep, so a wrong estimate is corrected in time.
-        tail_delay: Spacing of polls once the predicted end has passed.
-        aim: Seconds past the predicted end that the last poll is aimed at.
-        trust: Assumed error of a prediction, as a share of the time it looks
-            ahead; the poll is aimed past the end only once that error is
-            within ``aim``, before that it lands on the prediction to correct it.
+        tail_delay: Spacing of polls once the job is overdue, and the shortest
+            sleep once progress is seen.
+        aim: Seconds past the predicted end that a poll near it is aimed at.
+        trust: Assumed error of a prediction, as a share of the time it looks ahead.
+        budget: Seconds a poll may land after the earliest end that ``trust``
+            allows; what bounds the detection delay of a prediction that was late.
     """
 
     started: float
     expected_seconds: float = 60.0
     min_delay: float = 0.2
     max_delay: float = 30.0
-    tail_delay: float = 1.0
+    tail_delay: float = 1.5
     aim: float = 1.0
     trust: float = 0.3
+    budget: float = 2.0
     observations: list[Observation] = field(default_factory=list)
 
     def observe(self, at: float, status: str, progress: float) -> None:
@@ -118,50 +135,43 @@ class PollSchedule:
         """
         estimate = self._estimate()
         if estimate is None:
-            cadence = max(self.min_delay, self.expected_seconds / 3)
+            waited = now - self.started
+            cadence = max(self.min_delay, self.expected_seconds / 3, min(self.expected_seconds, waited / 4))
             first = hint if hint is not None else cadence
-            delay = min(max(now - self.started, first), cadence)
+            delay = min(max(waited, first), cadence)
         else:
             began, end = estimate
             remaining = (end if end is not None else self.started + self.expected_seconds) - now
             if remaining > 0:
-                delay = remaining + (self.aim if remaining * self.trust <= self.aim else 0.0)
+                delay = min(remaining + self.aim, remaining * (1 - self.trust) + self.budget)
             else:
-                delay = max(self.tail_delay, (now - self._steady_since()) / 2)
-            delay = min(delay, max(self.tail_delay, now - began))
+                delay = self.tail_delay
+            running = max(now - began, 1e-9)
+            still = now - self._steady_since()
+            delay = max(self.tail_delay, delay, still * still / running / 2)
+            delay = min(delay, max(self.tail_delay, running))
         delay = min(self.max_delay, max(self.min_delay, delay))
         if hint is not None:
             delay = max(delay, min(hint, self.max_delay))
         return delay
 
     def _estimate(self) -> tuple[float, float | None] | None:
-        """(when the job began running, when it will end), None before any progress."""
+        """(when the job began running, when it will end), None before any progress.
+
+        The end is the earlier of the prediction from every read and the one made
+        when the current progress was first shown (rule 3 of the module docstring).
+        """
         observations = self.observations
-        running = [o for o in observations if o.progress > 0]
-        if not running:
-            return None
-        first, last = running[0], running[-1]
-        # The job began after the last read without progress and before the first with it.
-        earliest = max((o.at for o in observations if o.progress <= 0 and o.at < first.at), default=self.started)
-        earliest = min(earliest, first.at)
-        rose = next((o for o in running if o.progress > first.progress), None)
-        if rose is not None:
-            back = first.at - first.progress * (rose.at - first.at) / (rose.progress - first.progress)
-            began = min(first.at, max(earliest, back))
-        else:
-            began = (earliest + first.at) / 2
-        ends = []
-        if last.at > began:
-            shown = min(100.0, last.progress + 1.0)  # progress is rounded down
-            ends.append(began + (last.at - began) * 100.0 / shown)
-        distinct = _distinct_tail(running)
-        if len(distinct) >= 2:
-            previous = distinct[1]
-            rate = (last.progress - previous.progress) / (last.at - previous.at)
-            ends.append(last.at + (100.0 - last.progress) / rate)
-        if len(distinct) >= 3 and (accelerating := _accelerating_end(*distinct)) is not None:
-            ends.append(accelerating)
-        return began, (min(ends) if ends else None)
+        estimate = _fit(observations, self.started)
+        if estimate is None or estimate[1] is None:
+            return estimate
+        first_shown = len(observations) - 1
+        while first_shown > 0 and observations[first_shown - 1].progress == observations[-1].progress:
+            first_shown -= 1
+        anchored = _fit(observations[: first_shown + 1], self.started)
+        if anchored is not None and anchored[1] is not None and anchored[1] < estimate[1]:
+            return estimate[0], anchored[1]
+        return estimate
 
     def _steady_since(self) -> float:
         """When the job's progress last changed (the first read showing its current value)."""
@@ -172,6 +182,35 @@ class PollSchedule:
                 break
             since = observation.at
         return since
+
+
+def _fit(observations: Sequence[Observation], started: float) -> tuple[float, float | None] | None:
+    """(when the job began running, the earliest estimate of its end) from these reads."""
+    running = [o for o in observations if o.progress > 0]
+    if not running:
+        return None
+    first, last = running[0], running[-1]
+    # The job began after the last read without progress and before the first with it.
+    earliest = max((o.at for o in observations if o.progress <= 0 and o.at < first.at), default=started)
+    earliest = min(earliest, first.at)
+    rose = next((o for o in running if o.progress > first.progress), None)
+    began = (earliest + first.at) / 2
+    if rose is not None:
+        back = first.at - first.progress * (rose.at - first.at) / (rose.progress - first.progress)
+        if back >= earliest:
+            began = min(first.at, back)
+    ends = []
+    if last.at > began:
+        shown = min(100.0, last.progress + 1.0)  # progress is rounded down
+        ends.append(began + (last.at - began) * 100.0 / shown)
+    distinct = _distinct_tail(running)
+    if len(distinct) >= 2:
+        previous = distinct[1]
+        rate = (last.progress - previous.progress) / (last.at - previous.at)
+        ends.append(last.at + (100.0 - last.progress) / rate)
+    if len(distinct) >= 3 and (accelerating := _accelerating_end(*distinct)) is not None:
+        ends.append(accelerating)
+    return began, (min(ends) if ends else None)
 
 
 def _distinct_tail(running: list[Observation]) -> list[Observation]:
