@@ -6,10 +6,10 @@ never faulted and are not counted.
 
 ====================================  =======================================================
 ``GET /_emulator/health``             ``{"ok": true}`` once the server answers
-``GET /_emulator/stats``              counters (see `prefect_sora.emulator.stats`)
+``GET /_emulator/stats``              counters (see `prefect_sora.emulator.stats`, `.limits`)
 ``POST /_emulator/reset``             no jobs, zero counters, startup config
 ``GET /_emulator/config``             the current config (API key masked)
-``PATCH /_emulator/config``           change fields: ``{"failure_rate": 0.5}``
+``PATCH /_emulator/config``           change fields: ``{"failure_rate": 0.5, "rpm": 60}``
 ``POST /_emulator/faults``            ``{"fault": "429", "count": 2, "endpoint": "retrieve"}``
 ``GET /_emulator/faults``             the scripted faults not yet spent
 ``GET /_emulator/videos/{id}``        the job's plan, with precise float times
@@ -27,6 +27,7 @@ from starlette.responses import Response
 
 from prefect_sora.emulator.config import Endpoint, FaultKind
 from prefect_sora.emulator.errors import invalid, json_response
+from prefect_sora.emulator.gateway import path_param
 from prefect_sora.emulator.state import EmulatorState
 
 
@@ -105,10 +106,10 @@ def admin_router(state: EmulatorState) -> APIRouter:
 
     @router.get("/videos/{video_id}")
     async def plan(video_id: str) -> Response:
-        return json_response(state.plan(video_id))
+        return json_response(state.plan(path_param(video_id)))
 
     @router.post("/videos/{video_id}/expire")
     async def expire(video_id: str) -> Response:
-        return json_response(state.expire(video_id))
+        return json_response(state.expire(path_param(video_id)))
 
     return router

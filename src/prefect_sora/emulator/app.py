@@ -1,15 +1,17 @@
-"""The emulated Sora 2 Videos API: the `/v1/videos` routes, wrapped in the fault layer.
+"""The emulated Sora 2 Videos API: the `/v1/videos` routes, wrapped in the gateway layer.
 
 Routes read the raw request (headers, query, body) and answer plain JSON bytes: no FastAPI
 parameter models, so no 422s in FastAPI's own shape, and nothing heavier than a dict on the
 poll path, which must answer hundreds of requests a second on two cores. Every refusal is
-an `APIError` rendered as the API's envelope, route-not-found and unhandled errors included.
+an `APIError` rendered in the config's error envelope, route-not-found and unhandled
+errors included.
 
 Statuses beyond the contract (documented here because the reference is silent on them):
-409 `video_not_ready` for content or remix of a job still queued or in progress, 409
-`video_failed` for content or remix of a failed job, 409 `video_in_progress` for deleting an
-unfinished job, 410 `video_expired` for content past `expires_at`. Non-terminal polls carry
-`openai-poll-after-ms` when the config sets `poll_after_ms`.
+409 `video_not_ready` for content, remix, extension or edit of a job still queued or in
+progress, 409 `video_failed` for those of a failed job, 409 `video_in_progress` for
+deleting an unfinished job, 410 `video_expired` for content past `expires_at`, 404
+`character_not_found`. Non-terminal polls carry `openai-poll-after-ms` when the config sets
+`poll_after_ms`.
 """
 
 from __future__ import annotations
@@ -19,18 +21,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from prefect_sora.emulator.admin import admin_router
+from prefect_sora.emulator.asgi import ASGIApp
+from prefect_sora.emulator.auth import authorize
 from prefect_sora.emulator.content import content_response, image_info
 from prefect_sora.emulator.errors import APIError, json_response
-from prefect_sora.emulator.faults import ASGIApp, FaultMiddleware
+from prefect_sora.emulator.gateway import KEY_LABEL, Gateway, path_param
+from prefect_sora.emulator.ids import new_character_id
 from prefect_sora.emulator.multipart import parse_body
+from prefect_sora.emulator.queries import validate_list_query, validate_variant
+from prefect_sora.emulator.sources import validate_character, validate_edit, validate_extension, validate_remix
 from prefect_sora.emulator.state import EmulatorState
-from prefect_sora.emulator.validation import (
-    CreateRequest,
-    validate_create,
-    validate_list_query,
-    validate_remix,
-    validate_variant,
-)
+from prefect_sora.emulator.validation import CreateRequest, validate_create
 
 
 def _fastapi_app(state: EmulatorState) -> FastAPI:
@@ -43,71 +44,103 @@ def _fastapi_app(state: EmulatorState) -> FastAPI:
 
     @app.exception_handler(APIError)
     async def _api_error(_: Request, exc: APIError) -> Response:
-        return exc.response()
+        return exc.response(state.config.error_envelope)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
-        return APIError(exc.status_code, str(exc.detail), code=code).response()
+        return APIError(exc.status_code, str(exc.detail), code=code).response(state.config.error_envelope)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> Response:
-        return APIError(500, f"Emulator error: {type(exc).__name__}: {exc}", type="server_error").response()
+        error = APIError(500, f"Emulator error: {type(exc).__name__}: {exc}", type="server_error")
+        return error.response(state.config.error_envelope)
 
-    def authorize(request: Request) -> None:
-        state.authorize(request.headers.get("authorization"))
+    def authorized(request: Request) -> str:
+        """Check the credentials; the key's label (the gateway found it)."""
+        headers = request.headers
+        authorize(
+            state.config,
+            state.profile.auth,
+            authorization=headers.get("authorization"),
+            api_key=headers.get("api-key"),
+        )
+        return str(request.scope.get(KEY_LABEL, "anonymous"))
+
+    async def body(request: Request) -> dict[str, object]:
+        return parse_body(request.headers.get("content-type"), await request.body())
 
     @app.post("/v1/videos")
     async def create_video(request: Request) -> Response:
-        authorize(request)
-        fields = parse_body(request.headers.get("content-type"), await request.body())
-        create = validate_create(fields, inspect_image=image_info)
-        return json_response(state.create(create))
+        label = authorized(request)
+        create = validate_create(await body(request), inspect_image=image_info, rules=state.rules)
+        return json_response(state.create(create, key_label=label))
 
     @app.get("/v1/videos")
     async def list_videos(request: Request) -> Response:
-        authorize(request)
+        authorized(request)
         limit, order, after = validate_list_query(request.query_params)
         return json_response(state.list(limit=limit, order=order, after=after))
 
+    @app.post("/v1/videos/extensions")
+    async def extend_video(request: Request) -> Response:
+        label = authorized(request)
+        extension = validate_extension(await body(request))
+        source = state.source(extension.video_id)
+        seconds = str(int(source.seconds) + int(extension.seconds or 0))
+        job = CreateRequest(source.model, extension.prompt, seconds, source.size, source.quality)
+        return json_response(state.create(job, key_label=label, kind="extension", source=source))
+
+    @app.post("/v1/videos/edits")
+    async def edit_video(request: Request) -> Response:
+        label = authorized(request)
+        edit = validate_edit(await body(request))
+        source = state.source(edit.video_id)
+        job = CreateRequest(source.model, edit.prompt, source.seconds, source.size, source.quality)
+        return json_response(state.create(job, key_label=label, kind="edit", source=source))
+
+    @app.post("/v1/videos/characters")
+    async def create_character(request: Request) -> Response:
+        authorized(request)
+        name = validate_character(await body(request))
+        return json_response(state.add_character(new_character_id(state.profile.id_style), name))
+
+    @app.get("/v1/videos/characters/{character_id}")
+    async def get_character(request: Request, character_id: str) -> Response:
+        authorized(request)
+        return json_response(state.character(path_param(character_id)))
+
     @app.get("/v1/videos/{video_id}")
     async def retrieve_video(request: Request, video_id: str) -> Response:
-        authorize(request)
-        view, pending = state.poll(video_id)
+        authorized(request)
+        view, pending = state.poll(path_param(video_id))
         poll_after = state.config.poll_after_ms
         headers = {"openai-poll-after-ms": str(poll_after)} if pending and poll_after else None
         return json_response(view, headers=headers)
 
     @app.delete("/v1/videos/{video_id}")
     async def delete_video(request: Request, video_id: str) -> Response:
-        authorize(request)
-        return json_response(state.delete(video_id))
+        authorized(request)
+        return json_response(state.delete(path_param(video_id)))
 
     @app.get("/v1/videos/{video_id}/content")
     async def download_content(request: Request, video_id: str) -> Response:
-        authorize(request)
+        authorized(request)
         variant = validate_variant(request.query_params)
-        return await content_response(state.content(video_id, variant))
+        return await content_response(state.content(path_param(video_id), variant))
 
     @app.post("/v1/videos/{video_id}/remix")
     async def remix_video(request: Request, video_id: str) -> Response:
-        authorize(request)
-        source = state.remix_source(video_id)
-        fields = parse_body(request.headers.get("content-type"), await request.body())
-        prompt = validate_remix(fields)
-        remix = CreateRequest(
-            model=source.model,
-            prompt=prompt,
-            seconds=source.seconds,
-            size=source.size,
-            quality=source.quality,
-        )
-        return json_response(state.create(remix, remixed_from=source.id))
+        label = authorized(request)
+        source = state.source(path_param(video_id))
+        prompt = validate_remix(await body(request))
+        remix = CreateRequest(source.model, prompt, source.seconds, source.size, source.quality)
+        return json_response(state.create(remix, key_label=label, kind="remix", source=source))
 
     app.include_router(admin_router(state))
     return app
 
 
 def create_app(state: EmulatorState) -> ASGIApp:
-    """The full ASGI app for `state`: the fault layer around the FastAPI routes."""
-    return FaultMiddleware(_fastapi_app(state), state)
+    """The full ASGI app for `state`: the gateway layer around the FastAPI routes."""
+    return Gateway(_fastapi_app(state), state)

@@ -7,14 +7,27 @@ a 429") and get the same world again from the same `seed`.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-Endpoint = Literal["create", "retrieve", "list", "delete", "content", "remix"]
+from prefect_sora.emulator.profiles import BASE_DEFAULTS, DEFAULT_PROFILE, ProfileName, profile_defaults
+
+Endpoint = Literal[
+    "create",
+    "retrieve",
+    "list",
+    "delete",
+    "content",
+    "remix",
+    "extend",
+    "edit",
+    "character_create",
+    "character_retrieve",
+]
 """The `/v1` operations faults can be aimed at."""
 
-ALL_ENDPOINTS: tuple[Endpoint, ...] = ("create", "retrieve", "list", "delete", "content", "remix")
+ALL_ENDPOINTS: tuple[Endpoint, ...] = get_args(Endpoint)
 
 FaultKind = Literal["429", "500", "502", "503", "reset", "slow", "truncate", "lost"]
 """What an injected request fault does: an HTTP error, a TCP reset, a delay, a cut body, or
@@ -24,6 +37,31 @@ instead of answering, the case that tempts a client to pay twice."""
 FAULT_KINDS: tuple[FaultKind, ...] = ("429", "500", "502", "503", "reset", "slow", "truncate", "lost")
 
 BurstStatus = Literal[500, 502, 503]
+
+SchemaStatus = Literal["queued", "in_progress", "completed", "failed"]
+TimestampFormat = Literal["int", "float", "string", "iso"]
+"""How `created_at`, `completed_at` and `expires_at` are sent: int seconds (the schema),
+float seconds, a numeric string, or ISO 8601 UTC (``2026-11-24T10:00:00Z``)."""
+
+ErrorEnvelope = Literal["openai", "string", "message", "msg", "detail", "text"]
+"""How every error answer is shaped: ``{"error": {message, type, param, code}}`` (openai),
+``{"error": "..."}`` (string), ``{"message": "..."}``, ``{"code": 429, "msg": "..."}`` (msg),
+``{"detail": "..."}``, or a text/plain body."""
+
+NullableField = Literal["seconds", "size", "quality", "progress"]
+OmittableField = Literal[
+    "model",
+    "progress",
+    "created_at",
+    "completed_at",
+    "expires_at",
+    "size",
+    "seconds",
+    "quality",
+    "prompt",
+    "remixed_from_video_id",
+    "error",
+]
 
 
 def _burst_statuses() -> list[BurstStatus]:
@@ -50,6 +88,16 @@ class EmulatorConfig(BaseModel):
     `fault_endpoints`): 429 with `retry-after` headers, bursts of 5xx, TCP resets, slow
     answers (the work is done at once, the answer comes `slow_seconds` late), truncated
     content bodies, and lost answers (the work is done, then the connection is reset).
+
+    Limits (per key: the bearer token, or the ``api-key`` header): `rpm` requests a minute
+    as a token bucket of `rpm_burst` tokens (default ``max(1, rpm // 10)``) refilled at
+    rpm/60 a second, and `max_running_jobs` queued or in-progress jobs; past either, a 429.
+
+    Gateway: `profile` picks the service impersonated (see `prefect_sora.emulator.profiles`)
+    and sets defaults for `deployments`, `max_running_jobs` and `content_ttl_seconds`.
+    Deviations reported from compatible gateways, usable with any profile:
+    `status_aliases` (schema status -> what is sent), `timestamp_format`, `null_fields`,
+    `omit_fields`, `error_envelope` and `retry_after_headers`.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -76,10 +124,40 @@ class EmulatorConfig(BaseModel):
     lost_rate: float = _rate()
     fault_endpoints: list[Endpoint] = Field(default_factory=lambda: list(ALL_ENDPOINTS))
 
-    content_ttl_seconds: float = Field(default=3600.0, ge=0.0)
+    content_ttl_seconds: float = Field(default=BASE_DEFAULTS["content_ttl_seconds"], ge=0.0)
     poll_after_ms: int | None = Field(default=None, ge=0)
     api_key: SecretStr | None = None
     synthetic_content_bytes: int | None = Field(default=None, ge=0)
+
+    rpm: int | None = Field(default=None, ge=1)
+    rpm_burst: int | None = Field(default=None, ge=1)
+    max_running_jobs: int | None = Field(default=None, ge=1)
+
+    profile: ProfileName = DEFAULT_PROFILE
+    deployments: dict[str, str] | None = None
+    status_aliases: dict[SchemaStatus, str] = Field(default_factory=dict)
+    timestamp_format: TimestampFormat = "int"
+    null_fields: list[NullableField] = Field(default_factory=list)
+    omit_fields: list[OmittableField] = Field(default_factory=list)
+    error_envelope: ErrorEnvelope = "openai"
+    retry_after_headers: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _profile_defaults(cls, data: Any) -> Any:
+        # A profile's defaults fill only the fields the caller left out.
+        if isinstance(data, dict):
+            profile = data.get("profile", DEFAULT_PROFILE)
+            if profile in get_args(ProfileName):
+                data = {**profile_defaults(profile), **data}
+        return data
+
+    @property
+    def bucket_capacity(self) -> int | None:
+        """Tokens the rpm bucket holds when full (None without `rpm`)."""
+        if self.rpm is None:
+            return None
+        return self.rpm_burst if self.rpm_burst is not None else max(1, self.rpm // 10)
 
     @model_validator(mode="after")
     def _check_consistency(self) -> EmulatorConfig:
@@ -102,8 +180,17 @@ class EmulatorConfig(BaseModel):
         return self
 
     def updated(self, **changes: Any) -> EmulatorConfig:
-        """A validated copy with `changes` applied (`model_copy` would skip validation)."""
+        """A validated copy with `changes` applied (`model_copy` would skip validation).
+
+        A change of `profile` also moves the fields still at the old profile's defaults to
+        the new profile's defaults.
+        """
         merged = {name: getattr(self, name) for name in type(self).model_fields}
+        new_profile = changes.get("profile", self.profile)
+        if new_profile != self.profile and new_profile in get_args(ProfileName):
+            for name, value in profile_defaults(self.profile).items():
+                if merged[name] == value:
+                    del merged[name]
         merged.update(changes)
         return type(self).model_validate(merged)
 

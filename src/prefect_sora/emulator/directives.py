@@ -4,15 +4,23 @@ A user's CI test cannot reach into the emulator's config from inside the code un
 but it chooses the prompt. So a prompt may carry bracketed directives that fix that one
 job's fate, whatever the global config says:
 
-=============================  ==========================================================
-``[emulator:fail]``            the job ends ``failed`` (code: the first of
-                               ``failure_codes``, ``moderation_blocked`` by default)
-``[emulator:fail=CODE]``       the job ends ``failed`` with ``error.code == CODE``
-``[emulator:stuck]``           the job stays ``in_progress`` forever
-``[emulator:seconds=S]``       the job completes (or fails) exactly S seconds after creation
-``[emulator:content_bytes=N]`` the video variant is a synthetic body of N bytes
-``[emulator:ttl=S]``           the content expires S seconds after completion
-=============================  ==========================================================
+===============================  ==========================================================
+``[emulator:fail]``              the job ends ``failed`` (code: the first of
+                                 ``failure_codes``, ``moderation_blocked`` by default)
+``[emulator:fail=CODE]``         the job ends ``failed`` with ``error.code == CODE``
+``[emulator:stuck]``             the job stays ``in_progress`` forever
+``[emulator:seconds=S]``         the job completes (or fails) exactly S seconds after creation
+``[emulator:content_bytes=N]``   the video variant is a synthetic body of N bytes
+``[emulator:ttl=S]``             the content expires S seconds after completion
+``[emulator:fail_at_create]``    the create answer itself says ``failed`` (with an
+                                 ``error``), as some gateways do; ``=CODE`` sets the code
+``[emulator:end=STATUS]``        at its planned end the job reports STATUS instead of
+                                 ``completed`` (``cancelled``, ``expired``, ``rejected``,
+                                 ``error``, or anything, e.g. ``weird``); the failure-like
+                                 ones carry an ``error``; only ``completed`` has content
+``[emulator:pending_status=S]``  while running the job reports S (e.g. ``processing``)
+                                 instead of ``in_progress``
+===============================  ==========================================================
 
 Directives stay in the prompt the API echoes back. An unknown or malformed directive is a
 400, so a typo cannot silently turn into an ordinary job.
@@ -42,6 +50,9 @@ class Directives:
     seconds: float | None = None
     content_bytes: int | None = None
     ttl: float | None = None
+    fail_at_create: bool = False
+    end: str | None = None
+    pending_status: str | None = None
 
     @property
     def fails(self) -> bool:
@@ -59,6 +70,12 @@ def _number(name: str, value: str | None) -> float:
     return number
 
 
+def _word(name: str, value: str | None) -> str:
+    if value is None or not _CODE.match(value):
+        raise DirectiveError(f"[emulator:{name}=...] needs a plain word, got {value!r}")
+    return value
+
+
 def parse_directives(prompt: str) -> Directives:
     """The directives in `prompt`.
 
@@ -72,16 +89,22 @@ def parse_directives(prompt: str) -> Directives:
     seconds: float | None = None
     content_bytes: int | None = None
     ttl: float | None = None
+    fail_at_create = False
+    end: str | None = None
+    pending_status: str | None = None
     for match in _DIRECTIVE.finditer(prompt):
         name, value = match.group(1).strip().lower(), match.group(2)
         value = value.strip() if value is not None else None
-        if name == "fail":
+        if name in ("fail", "fail_at_create"):
+            fail_at_create = fail_at_create or name == "fail_at_create"
             if value is None:
                 fail_default = True
-            elif _CODE.match(value):
-                fail = value
             else:
-                raise DirectiveError(f"[emulator:fail=CODE] needs a plain code, got {value!r}")
+                fail = _word(name, value)
+        elif name == "end":
+            end = _word(name, value)
+        elif name == "pending_status":
+            pending_status = _word(name, value)
         elif name == "stuck" and value is None:
             stuck = True
         elif name == "seconds":
@@ -95,8 +118,9 @@ def parse_directives(prompt: str) -> Directives:
             content_bytes = int(size)
         else:
             raise DirectiveError(f"unknown emulator directive {match.group(0)!r}")
-    if stuck and (fail is not None or fail_default):
-        raise DirectiveError("[emulator:stuck] and [emulator:fail] exclude each other")
+    fates = [stuck, fail is not None or fail_default, end is not None]
+    if sum(fates) > 1:
+        raise DirectiveError("[emulator:stuck], [emulator:fail...] and [emulator:end=...] exclude each other")
     return Directives(
         fail=fail,
         fail_default=fail_default,
@@ -104,4 +128,7 @@ def parse_directives(prompt: str) -> Directives:
         seconds=seconds,
         content_bytes=content_bytes,
         ttl=ttl,
+        fail_at_create=fail_at_create,
+        end=end,
+        pending_status=pending_status,
     )

@@ -1,18 +1,26 @@
-"""The API's error envelope and the lean JSON responses every route answers with.
+"""The API's error envelopes and the lean JSON responses every route answers with.
 
 The real service answers every failure as `{"error": {message, type, param, code}}`;
 clients (the official SDK among them) read `error.message` and `error.code` from it, so
 the emulator renders every refusal through `APIError` and never through FastAPI's default
-`{"detail": ...}` shapes. Responses are plain `dict -> JSON bytes`: the poll route is the
-hot path and must not pay for per-request model validation.
+`{"detail": ...}` shapes. Gateways reshape errors, so the config's `error_envelope` picks
+one of the shapes seen in the wild (`render_error`), and Azure's own refusals (401,
+`DeploymentNotFound`) come as `{"error": {"code", "message"}}` in the default envelope.
+Responses are plain `dict -> JSON bytes`: the poll route is the hot path and must not pay
+for per-request model validation.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import Literal
 
 from starlette.responses import Response
+
+from prefect_sora.emulator.config import ErrorEnvelope as Envelope
+
+Shape = Literal["openai", "azure"]
 
 
 class APIError(Exception):
@@ -27,6 +35,7 @@ class APIError(Exception):
         param: str | None = None,
         code: str | None = None,
         headers: Mapping[str, str] | None = None,
+        shape: Shape = "openai",
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
@@ -35,9 +44,10 @@ class APIError(Exception):
         self.param = param
         self.code = code
         self.headers = dict(headers or {})
+        self.shape = shape
 
     def body(self) -> dict[str, object]:
-        """The envelope, as the JSON object the client receives."""
+        """The OpenAI envelope, as the JSON object the client receives."""
         return {
             "error": {
                 "message": self.message,
@@ -47,9 +57,56 @@ class APIError(Exception):
             }
         }
 
-    def response(self) -> Response:
-        """The envelope as an HTTP response."""
-        return json_response(self.body(), status_code=self.status_code, headers=self.headers)
+    def render(self, envelope: Envelope = "openai") -> tuple[bytes, bytes]:
+        """(content type, body) in `envelope`."""
+        return render_error(
+            self.status_code,
+            self.message,
+            type=self.type,
+            param=self.param,
+            code=self.code,
+            envelope=envelope,
+            shape=self.shape,
+        )
+
+    def response(self, envelope: Envelope = "openai") -> Response:
+        """The error as an HTTP response in `envelope`."""
+        content_type, body = self.render(envelope)
+        return Response(
+            content=body,
+            status_code=self.status_code,
+            media_type=content_type.decode(),
+            headers=self.headers or None,
+        )
+
+
+_JSON = b"application/json"
+
+
+def render_error(
+    status: int,
+    message: str,
+    *,
+    type: str = "invalid_request_error",
+    param: str | None = None,
+    code: str | None = None,
+    envelope: Envelope = "openai",
+    shape: Shape = "openai",
+) -> tuple[bytes, bytes]:
+    """(content type, body) of one error answer in `envelope`."""
+    if envelope == "openai":
+        if shape == "azure":
+            return _JSON, dump_json({"error": {"code": code, "message": message}})
+        return _JSON, dump_json({"error": {"message": message, "type": type, "param": param, "code": code}})
+    if envelope == "string":
+        return _JSON, dump_json({"error": message})
+    if envelope == "message":
+        return _JSON, dump_json({"message": message})
+    if envelope == "msg":
+        return _JSON, dump_json({"code": status, "msg": message})
+    if envelope == "detail":
+        return _JSON, dump_json({"detail": message})
+    return b"text/plain; charset=utf-8", message.encode()
 
 
 def invalid(message: str, *, param: str | None, code: str = "invalid_value") -> APIError:

@@ -8,36 +8,25 @@ Two sources decide a request's fault, in this order:
    so the same seed and the same request sequence give the same faults. A drawn 5xx starts
    a burst: the next `error_burst_length - 1` requests get the same status too.
 
-`FaultMiddleware` is a raw ASGI middleware placed outermost, around the whole FastAPI app,
-because two faults need the socket itself: a *reset* aborts the TCP connection with no
-response at all (SO_LINGER 0, so the peer sees RST), and a *truncate* announces the full
-Content-Length, sends part of the body and closes the connection. It also stamps every
-response with `x-request-id` and counts statuses.
+`FaultPlanner` decides (pure bookkeeping); `play_fault` acts it out on the connection. It
+runs in the outermost ASGI layer (`prefect_sora.emulator.gateway`), around the whole
+FastAPI app, because two faults need the socket itself: a *reset* aborts the TCP
+connection with no response at all (SO_LINGER 0, so the peer sees RST), and a *truncate*
+announces the full Content-Length, sends part of the body and closes the connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-import os
 import random
 import socket
 import struct
-from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
+from prefect_sora.emulator.asgi import ASGIApp, Message, Receive, Scope, Send
 from prefect_sora.emulator.config import EmulatorConfig, Endpoint, FaultKind
-from prefect_sora.emulator.errors import dump_json
-
-if TYPE_CHECKING:
-    from prefect_sora.emulator.state import EmulatorState
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+from prefect_sora.emulator.errors import render_error
 
 
 @dataclass(slots=True)
@@ -49,6 +38,13 @@ class ScriptedFault:
     endpoint: Endpoint | None
 
 
+_SUBRESOURCES: dict[tuple[str, str], Endpoint] = {
+    ("POST", "extensions"): "extend",
+    ("POST", "edits"): "edit",
+    ("POST", "characters"): "character_create",
+}
+
+
 def classify(method: str, path: str) -> Endpoint | None:
     """The `/v1` operation a request addresses, or None for anything else."""
     if not path.startswith("/v1/videos"):
@@ -57,7 +53,12 @@ def classify(method: str, path: str) -> Endpoint | None:
     if not parts:
         return "create" if method == "POST" else "list" if method == "GET" else None
     if len(parts) == 1:
+        named = _SUBRESOURCES.get((method, parts[0]))
+        if named is not None:
+            return named
         return "retrieve" if method == "GET" else "delete" if method == "DELETE" else None
+    if len(parts) == 2 and parts[0] == "characters" and method == "GET":
+        return "character_retrieve"
     if len(parts) == 2 and parts[1] == "content" and method == "GET":
         return "content"
     if len(parts) == 2 and parts[1] == "remix" and method == "POST":
@@ -129,54 +130,29 @@ class FaultPlanner:
         return None
 
 
-_ERROR_BODIES: dict[str, tuple[bytes, bytes]] = {
-    "429": (
-        b"application/json",
-        dump_json(
-            {
-                "error": {
-                    "message": "Rate limit reached for requests. Please try again later.",
-                    "type": "requests",
-                    "param": None,
-                    "code": "rate_limit_exceeded",
-                }
-            }
-        ),
-    ),
+# status, message, type, code of the faults answered in the API's error envelope.
+_ERROR_FAULTS: dict[str, tuple[int, str, str, str]] = {
+    "429": (429, "Rate limit reached for requests. Please try again later.", "requests", "rate_limit_exceeded"),
     "500": (
-        b"application/json",
-        dump_json(
-            {
-                "error": {
-                    "message": "The server had an error while processing your request. Sorry!",
-                    "type": "server_error",
-                    "param": None,
-                    "code": "internal_error",
-                }
-            }
-        ),
-    ),
-    # Gateways answer 502 from their proxy layer with HTML, not the API's envelope; a
-    # client must cope with an error body that is not JSON.
-    "502": (
-        b"text/html; charset=utf-8",
-        b"<html><head><title>502 Bad Gateway</title></head>"
-        b"<body><center><h1>502 Bad Gateway</h1></center></body></html>",
+        500,
+        "The server had an error while processing your request. Sorry!",
+        "server_error",
+        "internal_error",
     ),
     "503": (
-        b"application/json",
-        dump_json(
-            {
-                "error": {
-                    "message": "The engine is currently overloaded, please try again later.",
-                    "type": "server_error",
-                    "param": None,
-                    "code": "service_unavailable",
-                }
-            }
-        ),
+        503,
+        "The engine is currently overloaded, please try again later.",
+        "server_error",
+        "service_unavailable",
     ),
 }
+# Gateways answer 502 from their proxy layer with HTML, not the API's envelope; a client
+# must cope with an error body that is not JSON, whatever envelope the API itself uses.
+_BAD_GATEWAY = (
+    b"text/html; charset=utf-8",
+    b"<html><head><title>502 Bad Gateway</title></head>"
+    b"<body><center><h1>502 Bad Gateway</h1></center></body></html>",
+)
 
 
 def _transport_of(send: Send) -> asyncio.Transport | None:
@@ -198,118 +174,110 @@ async def _until_disconnected(send: Send) -> None:
         await asyncio.sleep(0.005)
 
 
-class FaultMiddleware:
-    """The outermost ASGI layer: request ids, status counts and the request faults."""
+async def play_fault(
+    fault: FaultKind,
+    config: EmulatorConfig,
+    app: ASGIApp,
+    scope: Scope,
+    receive: Receive,
+    raw_send: Send,
+    send: Send,
+) -> None:
+    """Act out `fault` for one request; `send` stamps headers, `raw_send` is uvicorn's own."""
+    if fault in _ERROR_FAULTS or fault == "502":
+        await _error(fault, config, send)
+    elif fault == "reset":
+        await _reset(raw_send, send)
+    elif fault == "lost":
+        await _lose(app, scope, receive, raw_send)
+    elif fault == "slow":
+        await app(scope, receive, _late(send, config.slow_seconds))
+    else:
+        await _truncate(app, scope, receive, raw_send, send)
 
-    def __init__(self, app: ASGIApp, state: EmulatorState) -> None:
-        self.app = app
-        self.state = state
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path: str = scope["path"]
-        counted = path.startswith("/v1/") or path == "/v1"
-        fault = self.state.begin_request(classify(scope["method"], path)) if counted else None
-        request_id = b"req_" + os.urandom(16).hex().encode()
+async def _error(fault: FaultKind, config: EmulatorConfig, send: Send) -> None:
+    if fault == "502":
+        content_type, body = _BAD_GATEWAY
+    else:
+        status, message, kind, code = _ERROR_FAULTS[fault]
+        content_type, body = render_error(status, message, type=kind, code=code, envelope=config.error_envelope)
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    if fault == "429":
+        wait = config.retry_after_seconds
+        # Whole seconds, rounded up: a client that honours it must not come back early.
+        headers.append((b"retry-after", str(math.ceil(wait)).encode()))
+        headers.append((b"retry-after-ms", str(int(wait * 1000)).encode()))
+    await send({"type": "http.response.start", "status": int(fault), "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
 
-        async def stamped_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id)]
-                if counted:
-                    self.state.count_response(message["status"])
-            await send(message)
 
-        if fault is None:
-            await self.app(scope, receive, stamped_send)
-        elif fault in _ERROR_BODIES:
-            await self._error(fault, stamped_send)
-        elif fault == "reset":
-            await self._reset(send, stamped_send)
-        elif fault == "lost":
-            await self._lose(scope, receive, send)
-        elif fault == "slow":
-            await self.app(scope, receive, self._late(stamped_send))
-        else:
-            await self._truncate(scope, receive, send, stamped_send)
+def _late(send: Send, delay: float) -> Send:
+    # The work is done at once and only the answer is late, as when a busy
+    # service finishes a request after the client's read timeout fired.
+    async def late_send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            await asyncio.sleep(delay)
+        await send(message)
 
-    async def _error(self, fault: FaultKind, send: Send) -> None:
-        content_type, body = _ERROR_BODIES[fault]
-        headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
-        if fault == "429":
-            wait = self.state.config.retry_after_seconds
-            # Whole seconds, rounded up: a client that honours it must not come back early.
-            headers.append((b"retry-after", str(math.ceil(wait)).encode()))
-            headers.append((b"retry-after-ms", str(int(wait * 1000)).encode()))
-        await send({"type": "http.response.start", "status": int(fault), "headers": headers})
-        await send({"type": "http.response.body", "body": body, "more_body": False})
+    return late_send
 
-    def _late(self, send: Send) -> Send:
-        # The work is done at once and only the answer is late, as when a busy
-        # service finishes a request after the client's read timeout fired.
-        delay = self.state.config.slow_seconds
 
-        async def late_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                await asyncio.sleep(delay)
-            await send(message)
+async def _lose(app: ASGIApp, scope: Scope, receive: Receive, raw_send: Send) -> None:
+    # The work is done (and counted), but the answer never leaves: the client
+    # cannot tell whether its create made a job.
+    async def swallow(message: Message) -> None:
+        return None
 
-        return late_send
+    await app(scope, receive, swallow)
+    await _reset(raw_send, raw_send)
 
-    async def _lose(self, scope: Scope, receive: Receive, raw_send: Send) -> None:
-        # The work is done (and counted), but the answer never leaves: the client
-        # cannot tell whether its create made a job.
-        async def swallow(message: Message) -> None:
-            return None
 
-        await self.app(scope, receive, swallow)
-        await self._reset(raw_send, raw_send)
+async def _reset(raw_send: Send, send: Send) -> None:
+    transport = _transport_of(raw_send)
+    if transport is None:
+        # Fallback for servers that hide the transport: start a response and fail
+        # mid-way, so the client at least sees a broken connection.
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        raise ConnectionResetError("emulated connection reset")
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        # Linger 0: close() sends RST instead of FIN, which is what a reset looks like.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+    await _until_disconnected(raw_send)
 
-    async def _reset(self, raw_send: Send, send: Send) -> None:
-        transport = _transport_of(raw_send)
-        if transport is None:
-            # Fallback for servers that hide the transport: start a response and fail
-            # mid-way, so the client at least sees a broken connection.
-            await send({"type": "http.response.start", "status": 200, "headers": []})
-            raise ConnectionResetError("emulated connection reset")
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            # Linger 0: close() sends RST instead of FIN, which is what a reset looks like.
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        transport.abort()
-        await _until_disconnected(raw_send)
 
-    async def _truncate(self, scope: Scope, receive: Receive, raw_send: Send, send: Send) -> None:
-        transport = _transport_of(raw_send)
-        announced = 0
-        sent = 0
-        cut_done = False
+async def _truncate(app: ASGIApp, scope: Scope, receive: Receive, raw_send: Send, send: Send) -> None:
+    transport = _transport_of(raw_send)
+    announced = 0
+    sent = 0
+    cut_done = False
 
-        async def cutting_send(message: Message) -> None:
-            nonlocal announced, sent, cut_done
-            if cut_done:
-                return
-            if message["type"] == "http.response.start":
-                for name, value in message.get("headers", ()):
-                    if name.lower() == b"content-length":
-                        announced = int(value)
-                await send(message)
-                return
-            body: bytes = message.get("body", b"")
-            keep = max(announced // 2 - sent, 0)
-            if announced == 0 or len(body) < keep:
-                sent += len(body)
-                await send(message)
-                return
-            await send({"type": "http.response.body", "body": body[:keep], "more_body": True})
-            cut_done = True
-            if transport is None:
-                # Fallback: fail mid-body; the server drops the connection.
-                raise ConnectionAbortedError("emulated truncated body")
-            # close(), not abort(): the part already written must reach the client first.
-            transport.close()
-
-        await self.app(scope, receive, cutting_send)
+    async def cutting_send(message: Message) -> None:
+        nonlocal announced, sent, cut_done
         if cut_done:
-            await _until_disconnected(raw_send)
+            return
+        if message["type"] == "http.response.start":
+            for name, value in message.get("headers", ()):
+                if name.lower() == b"content-length":
+                    announced = int(value)
+            await send(message)
+            return
+        body: bytes = message.get("body", b"")
+        keep = max(announced // 2 - sent, 0)
+        if announced == 0 or len(body) < keep:
+            sent += len(body)
+            await send(message)
+            return
+        await send({"type": "http.response.body", "body": body[:keep], "more_body": True})
+        cut_done = True
+        if transport is None:
+            # Fallback: fail mid-body; the server drops the connection.
+            raise ConnectionAbortedError("emulated truncated body")
+        # close(), not abort(): the part already written must reach the client first.
+        transport.close()
+
+    await app(scope, receive, cutting_send)
+    if cut_done:
+        await _until_disconnected(raw_send)

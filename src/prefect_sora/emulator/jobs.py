@@ -4,7 +4,8 @@ Each job's fate (when it starts, when it ends, whether it completes, fails or ha
 drawn once, at creation, from a generator seeded with the config's `seed` and the job's
 creation ordinal, so the same seed and the same sequence of creates give the same plans.
 Nothing runs in the background: `status_at(now)` derives queued / in_progress / completed
-/ failed and the progress figure from the plan, which keeps a thousand jobs free.
+/ failed (or a directive's other terminal status) and the progress figure from the plan,
+which keeps a thousand jobs free.
 """
 
 from __future__ import annotations
@@ -13,14 +14,20 @@ import heapq
 import math
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 from prefect_sora.emulator.config import EmulatorConfig
 from prefect_sora.emulator.directives import Directives
 
-Status = Literal["queued", "in_progress", "completed", "failed"]
-Outcome = Literal["complete", "fail", "stuck"]
+PENDING = frozenset({"queued", "in_progress"})
+"""The statuses of a job that is still going to change."""
+
+Outcome = Literal["complete", "fail", "stuck", "end"]
+Kind = Literal["video", "remix", "extension", "edit"]
+Stamp = Callable[[float], object]
+"""Renders a timestamp for the API (int seconds by default)."""
 
 # The share of a fixed `job_seconds` that the queued phase may take at most.
 _MAX_QUEUE_SHARE = 0.25
@@ -31,6 +38,10 @@ FAILURE_MESSAGES = {
     "output_moderation": "The generated video was flagged by our moderation system.",
     "internal_error": "The video could not be generated due to an internal error.",
 }
+
+# Terminal statuses other than `failed` that gateways send for jobs that did not complete;
+# they carry an `error` like a failure does. Any other status a directive names is sent bare.
+FAILURE_LIKE = frozenset({"failed", "cancelled", "canceled", "expired", "error", "rejected", "timed_out"})
 
 
 class Clock:
@@ -72,6 +83,8 @@ class JobPlan:
     run_seconds: float
     outcome: Outcome
     failure_code: str | None
+    end_status: str | None
+    pending_status: str | None
     plateau: float
     stuck_fraction: float
     ttl_seconds: float
@@ -101,10 +114,16 @@ def plan_job(config: EmulatorConfig, *, seq: int, now: float, directives: Direct
 
     outcome: Outcome = "complete"
     failure_code: str | None = None
+    end_status: str | None = None
+    if directives.fail_at_create:
+        total = queue = 0.0
     if directives.stuck:
         outcome = "stuck"
-    elif directives.fails:
+    elif directives.fails or directives.end == "failed":
         outcome, failure_code = "fail", directives.fail or config.failure_codes[0]
+    elif directives.end is not None:
+        if directives.end != "completed":
+            outcome, end_status = "end", directives.end
     elif fate < config.failure_rate:
         outcome, failure_code = "fail", code
     elif fate < config.failure_rate + config.stuck_rate:
@@ -121,6 +140,8 @@ def plan_job(config: EmulatorConfig, *, seq: int, now: float, directives: Direct
         run_seconds=total - queue,
         outcome=outcome,
         failure_code=failure_code,
+        end_status=end_status,
+        pending_status=directives.pending_status,
         plateau=plateau,
         stuck_fraction=stuck_fraction,
         ttl_seconds=directives.ttl if directives.ttl is not None else config.content_ttl_seconds,
@@ -137,7 +158,8 @@ class Slots:
 
     def admit(self, plan: JobPlan, limit: int | None) -> None:
         """Delay `plan` until a slot is free at its start, keeping its generation time."""
-        if limit is None:
+        if limit is None or plan.ends_at == plan.created_at:
+            # No limit, or a job that failed at creation and never runs.
             return
         ends = self._ends
         while ends and ends[0] <= plan.started_at:
@@ -167,17 +189,21 @@ class Job:
     prompt: str
     remixed_from_video_id: str | None
     plan: JobPlan
+    kind: Kind = "video"
+    source_video_id: str | None = None
+    key_label: str = "anonymous"
     expired_at: float | None = None
 
-    def status_at(self, now: float) -> tuple[Status, int]:
-        """The status and progress the API reports at time `now`."""
+    def status_at(self, now: float) -> tuple[str, int]:
+        """The status (schema status, or a directive's terminal one) and progress at `now`."""
         plan = self.plan
-        if now < plan.started_at:
-            return "queued", 0
         if plan.ends_at is not None and now >= plan.ends_at:
             if plan.outcome == "complete":
                 return "completed", 100
-            return "failed", self._progress(plan.ends_at)
+            progress = 0 if plan.ends_at <= plan.started_at else self._progress(plan.ends_at)
+            return plan.end_status or "failed", progress
+        if now < plan.started_at:
+            return "queued", 0
         return "in_progress", self._progress(now)
 
     def _progress(self, now: float) -> int:
@@ -204,15 +230,20 @@ class Job:
         completed = self.completed_at
         return None if completed is None else completed + self.plan.ttl_seconds
 
-    def view(self, now: float) -> dict[str, object]:
+    def view(self, now: float, stamp: Stamp = int) -> dict[str, object]:
         """The Video object at time `now`, every schema field present."""
+        plan = self.plan
         status, progress = self.status_at(now)
         completed = status == "completed"
         error = None
         if status == "failed":
-            code = self.plan.failure_code or "internal_error"
+            code = plan.failure_code or "internal_error"
             message = FAILURE_MESSAGES.get(code, f"Video generation failed ({code}).")
             error = {"code": code, "message": message}
+        elif status in FAILURE_LIKE:
+            error = {"code": status, "message": f"The video generation ended with status '{status}'."}
+        elif status == "in_progress" and plan.pending_status is not None:
+            status = plan.pending_status
         expires_at = self.expires_at if completed else None
         return {
             "id": self.id,
@@ -220,9 +251,9 @@ class Job:
             "model": self.model,
             "status": status,
             "progress": progress,
-            "created_at": int(self.plan.created_at),
-            "completed_at": (int(self.plan.ends_at) if completed and self.plan.ends_at is not None else None),
-            "expires_at": int(expires_at) if expires_at is not None else None,
+            "created_at": stamp(plan.created_at),
+            "completed_at": stamp(plan.ends_at) if completed and plan.ends_at is not None else None,
+            "expires_at": stamp(expires_at) if expires_at is not None else None,
             "size": self.size,
             "seconds": self.seconds,
             "quality": self.quality,
@@ -240,8 +271,12 @@ class Job:
             "seq": plan.seq,
             "status": status,
             "progress": progress,
+            "kind": self.kind,
+            "source_video_id": self.source_video_id,
             "outcome": plan.outcome,
             "failure_code": plan.failure_code,
+            "end_status": plan.end_status,
+            "pending_status": plan.pending_status,
             "created_at": plan.created_at,
             "started_at": plan.started_at,
             "ends_at": plan.ends_at,

@@ -112,13 +112,15 @@ def serve(
         config: How the emulator behaves.
         host: Interface to bind.
         port: Port to bind; 0 picks a free one.
-        on_ready: Called with the base URL (``http://HOST:PORT/v1``) once bound.
+        on_ready: Called with the base URL (``http://HOST:PORT/v1``; ``.../openai/v1`` for
+            the azure profile) once bound.
     """
     sock = _bind(host, port)
     bound_port = sock.getsockname()[1]
-    server = uvicorn.Server(_uvicorn_config(EmulatorState(config)))
+    state = EmulatorState(config)
+    server = uvicorn.Server(_uvicorn_config(state))
     if on_ready is not None:
-        on_ready(f"{_url(host, bound_port)}/v1")
+        on_ready(f"{_url(host, bound_port)}{state.profile.api_prefix}")
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:
@@ -146,6 +148,9 @@ class Emulator:
             ).json()
             assert emu.stats()["creates"] == 1
         ```
+
+    With ``profile="azure"`` the API is also served under ``/openai/v1`` and `base_url`
+    points there; ``with Emulator(rpm=60, max_running_jobs=2)`` limits every key.
 
     Args:
         config: A full config; keyword `settings` override its fields (or build one).
@@ -248,8 +253,11 @@ class Emulator:
 
     @property
     def base_url(self) -> str:
-        """The API base URL to give a client, e.g. ``http://127.0.0.1:54321/v1``."""
-        return f"{self.url}/v1"
+        """The API base URL to give a client, e.g. ``http://127.0.0.1:54321/v1``.
+
+        For the azure profile it is ``http://127.0.0.1:54321/openai/v1``, Azure's v1 base.
+        """
+        return f"{self.url}{self.state.profile.api_prefix}"
 
     # -- controls (the same as the /_emulator routes, without HTTP) -----------------
 
@@ -263,7 +271,7 @@ class Emulator:
         return self.state.snapshot()
 
     def configure(self, **changes: Any) -> EmulatorConfig:
-        """Change config fields from now on, e.g. ``configure(failure_rate=1.0)``."""
+        """Change config fields from now on, e.g. ``configure(failure_rate=1.0)`` or ``configure(rpm=30)``."""
         return self.state.configure(changes)
 
     def reset(self) -> None:
@@ -276,7 +284,8 @@ class Emulator:
         Args:
             fault: 429, 500, 502, 503, "reset", "slow", "truncate" or "lost" (carried out, answer lost).
             count: How many requests get it.
-            endpoint: create, retrieve, list, delete, content or remix; None for any.
+            endpoint: create, retrieve, list, delete, content, remix, extend, edit,
+                character_create or character_retrieve; None for any.
         """
         kind = str(fault)
         if kind not in FAULT_KINDS:

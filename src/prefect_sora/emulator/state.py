@@ -1,4 +1,4 @@
-"""Everything one emulator instance holds: config, jobs, counters and the fault planner.
+"""Everything one emulator instance holds: config, jobs, counters, limits and the fault planner.
 
 Routes run on the server's event loop while `Emulator.stats()` / `configure()` are called
 from the test's thread, so every read and write goes through one lock. The lock is held
@@ -6,15 +6,19 @@ for microseconds (dict look-ups and counter bumps), never across I/O.
 
 The HTTP semantics of job state live here too, in one place:
 
-- content of a queued or in-progress job: 409 `video_not_ready`; of a failed job: 409
-  `video_failed`; after `expires_at`: 410 `video_expired`;
-- remix of a source that is not completed: the same 409s;
-- delete of a queued or in-progress job: 409 `video_in_progress`.
+- content of a queued or in-progress job: 409 `video_not_ready`; of a failed job (or one
+  that ended `cancelled`, `error`, `rejected` ...): 409 `video_failed`; of a job that ended
+  `expired`, or after `expires_at`: 410 `video_expired`; of a job that ended with any other
+  status: 409 `video_not_ready`;
+- remix, extension or edit of a source that is not completed: the same refusals;
+- delete of a queued or in-progress job: 409 `video_in_progress`;
+- a create (remix, extension, edit) while the key has `max_running_jobs` jobs queued or in
+  progress: 429 `too_many_running_jobs`, with `retry-after` until the first of them ends.
 """
 
 from __future__ import annotations
 
-import secrets
+import math
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,9 +28,13 @@ from prefect_sora.emulator.config import EmulatorConfig, Endpoint, FaultKind
 from prefect_sora.emulator.directives import DirectiveError, parse_directives
 from prefect_sora.emulator.errors import APIError, invalid, not_found
 from prefect_sora.emulator.faults import FaultPlanner
-from prefect_sora.emulator.jobs import Clock, Job, Slots, plan_job
+from prefect_sora.emulator.ids import new_video_id
+from prefect_sora.emulator.jobs import FAILURE_LIKE, PENDING, Clock, Job, Kind, Slots, plan_job
+from prefect_sora.emulator.limits import Admission, Limits
+from prefect_sora.emulator.profiles import PROFILES, Profile
 from prefect_sora.emulator.stats import Stats
-from prefect_sora.emulator.validation import CreateRequest, Order
+from prefect_sora.emulator.validation import CreateRequest, ModelRules
+from prefect_sora.emulator.views import VideoStyle
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +49,23 @@ class ContentTarget:
     synthetic_bytes: int | None
 
 
-def _unauthorized(message: str) -> APIError:
-    return APIError(401, message, type="invalid_request_error", code="invalid_api_key")
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """What the gateway decided for one `/v1` request before the app sees it."""
+
+    label: str
+    fault: FaultKind | None
+    admission: Admission | None
+
+    @property
+    def refused(self) -> bool:
+        """Whether the key's rpm bucket was empty."""
+        return self.admission is not None and not self.admission.allowed
+
+
+def _retry_headers(wait: float) -> dict[str, str]:
+    # Whole seconds rounded up (at least 1), and the precise wait (at least 100 ms).
+    return {"retry-after": str(max(1, math.ceil(wait))), "retry-after-ms": str(max(100, math.ceil(wait * 1000)))}
 
 
 class EmulatorState:
@@ -50,50 +73,59 @@ class EmulatorState:
 
     def __init__(self, config: EmulatorConfig, *, clock: Clock | None = None) -> None:
         self.initial_config = config
-        self.config = config
         self.clock = clock or Clock()
         self.lock = threading.RLock()
         self.jobs: dict[str, Job] = {}
+        self.characters: dict[str, dict[str, object]] = {}
         self.stats = Stats()
+        self.limits = Limits()
         self.faults = FaultPlanner(config.seed)
         self._slots = Slots()
         self._seq = 0
+        self._apply(config)
+
+    def _apply(self, config: EmulatorConfig) -> None:
+        self.config = config
+        self.profile: Profile = PROFILES[config.profile]
+        self.style = VideoStyle(config)
+        self.rules = ModelRules(
+            sizes=self.profile.model_sizes,
+            model_required=self.profile.model_required,
+            deployments=config.deployments,
+        )
 
     # -- requests -------------------------------------------------------------------
 
-    def begin_request(self, endpoint: Endpoint | None) -> FaultKind | None:
-        """Count a `/v1` request and decide its fault."""
+    def begin_request(self, endpoint: Endpoint | None, key: bytes | None, api_version: str | None) -> Ticket:
+        """Count a `/v1` request, take a token from its key's bucket, and decide its fault."""
         with self.lock:
-            self.stats.requests_total += 1
-            fault = self.faults.draw(endpoint, self.config)
+            now = self.clock.now()
+            stats, config, limits = self.stats, self.config, self.limits
+            stats.requests_total += 1
+            if api_version is not None:
+                stats.api_versions_seen.add(api_version)
+            label = limits.label(key)
+            limits.arrive(label, now)
+            admission = None
+            capacity = config.bucket_capacity
+            if config.rpm is not None and capacity is not None:
+                admission = limits.admit(label, now, rpm=config.rpm, capacity=capacity)
+                if not admission.allowed:
+                    stats.rate_limited["rpm"] += 1
+                    return Ticket(label=label, fault=None, admission=admission)
+            fault = self.faults.draw(endpoint, config)
             if fault is not None:
-                self.stats.faults[fault] += 1
-            return fault
+                stats.faults[fault] += 1
+                if fault == "429":
+                    stats.rate_limited["fault"] += 1
+            return Ticket(label=label, fault=fault, admission=admission)
 
-    def count_response(self, status: int) -> None:
-        """Count a `/v1` response by status."""
+    def count_response(self, status: int, label: str) -> None:
+        """Count a `/v1` response by status (and, unless a 429, as accepted for its key)."""
         with self.lock:
             self.stats.responses_by_status[status] += 1
-
-    def authorize(self, header: str | None) -> None:
-        """Accept `Authorization: Bearer <key>` (only the configured key, when one is set).
-
-        Raises:
-            APIError: 401 for a missing, malformed or wrong bearer token.
-        """
-        if not header:
-            raise _unauthorized(
-                "You didn't provide an API key. You need to provide your API key in an "
-                "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
-            )
-        scheme, _, token = header.partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            raise _unauthorized("Malformed Authorization header: expected 'Bearer YOUR_KEY'.")
-        expected = self.config.api_key
-        if expected is not None and not secrets.compare_digest(token.encode(), expected.get_secret_value().encode()):
-            # Never echo the key back, not even masked.
-            raise _unauthorized("Incorrect API key provided.")
+            if status != 429:
+                self.limits.answered(label, self.clock.now())
 
     # -- jobs -----------------------------------------------------------------------
 
@@ -103,7 +135,32 @@ class EmulatorState:
             raise not_found(video_id)
         return job
 
-    def create(self, request: CreateRequest, *, remixed_from: str | None = None) -> dict[str, object]:
+    def _check_running(self, label: str, now: float) -> None:
+        limit = self.config.max_running_jobs
+        if limit is None:
+            return
+        running = [job for job in self.jobs.values() if job.key_label == label and job.status_at(now)[0] in PENDING]
+        if len(running) < limit:
+            return
+        ends = [job.plan.ends_at for job in running if job.plan.ends_at is not None]
+        wait = min(ends) - now if ends else self.config.retry_after_seconds
+        self.stats.rate_limited["running_jobs"] += 1
+        raise APIError(
+            429,
+            f"Too many running jobs for this key: limit {limit}. Wait for one to finish and try again.",
+            type="rate_limit_error",
+            code="too_many_running_jobs",
+            headers=_retry_headers(wait),
+        )
+
+    def create(
+        self,
+        request: CreateRequest,
+        *,
+        key_label: str = "anonymous",
+        kind: Kind = "video",
+        source: Job | None = None,
+    ) -> dict[str, object]:
         """Plan and store a new job; its Video object as created."""
         try:
             directives = parse_directives(request.prompt)
@@ -111,29 +168,31 @@ class EmulatorState:
             raise invalid(str(exc), param="prompt", code="invalid_emulator_directive") from None
         with self.lock:
             now = self.clock.now()
+            self._check_running(key_label, now)
             config = self.config
             plan = plan_job(config, seq=self._seq, now=now, directives=directives)
             self._seq += 1
             self._slots.admit(plan, config.max_running)
             job = Job(
-                id=f"video_{secrets.token_hex(16)}",
+                id=new_video_id(self.profile.id_style, request.model),
                 model=request.model,
                 size=request.size,
                 seconds=request.seconds,
                 quality=request.quality,
                 prompt=request.prompt,
-                remixed_from_video_id=remixed_from,
+                remixed_from_video_id=source.id if source is not None and kind == "remix" else None,
                 plan=plan,
+                kind=kind,
+                source_video_id=None if source is None else source.id,
+                key_label=key_label,
             )
             self.jobs[job.id] = job
-            if remixed_from is None:
-                self.stats.creates += 1
-            else:
-                self.stats.remixes += 1
-            return job.view(now)
+            counter = {"video": "creates", "remix": "remixes", "extension": "extensions", "edit": "edits"}[kind]
+            setattr(self.stats, counter, getattr(self.stats, counter) + 1)
+            return self.style.render(job, now)
 
-    def remix_source(self, video_id: str) -> Job:
-        """The job a remix starts from; it must exist and be completed."""
+    def source(self, video_id: str) -> Job:
+        """The job a remix, extension or edit starts from; it must exist and be completed."""
         with self.lock:
             job = self._get(video_id)
             self._require_completed(job, self.clock.now())
@@ -144,10 +203,10 @@ class EmulatorState:
         with self.lock:
             job = self._get(video_id)
             self.stats.polls[video_id] += 1
-            view = job.view(self.clock.now())
-        return view, view["status"] in ("queued", "in_progress")
+            now = self.clock.now()
+            return self.style.render(job, now), job.status_at(now)[0] in PENDING
 
-    def list(self, *, limit: int, order: Order, after: str | None) -> dict[str, object]:
+    def list(self, *, limit: int, order: str, after: str | None) -> dict[str, object]:
         """One page of the list envelope, newest first unless `order="asc"`."""
         with self.lock:
             now = self.clock.now()
@@ -158,14 +217,10 @@ class EmulatorState:
             if after is not None:
                 ids = [job.id for job in jobs]
                 if after not in ids:
-                    raise invalid(
-                        f"Invalid 'after': no video with id '{after}'.",
-                        param="after",
-                        code="invalid_cursor",
-                    )
+                    raise invalid(f"Invalid 'after': no video with id '{after}'.", param="after", code="invalid_cursor")
                 start = ids.index(after) + 1
             page = jobs[start : start + limit]
-            data = [job.view(now) for job in page]
+            data = [self.style.render(job, now) for job in page]
             self.stats.lists += 1
         return {
             "object": "list",
@@ -176,11 +231,11 @@ class EmulatorState:
         }
 
     def delete(self, video_id: str) -> dict[str, object]:
-        """Delete a completed or failed job; the deleted-resource shape."""
+        """Delete a job that is no longer queued or in progress; the deleted-resource shape."""
         with self.lock:
             job = self._get(video_id)
             status, _ = job.status_at(self.clock.now())
-            if status in ("queued", "in_progress"):
+            if status in PENDING:
                 raise APIError(
                     409,
                     f"Video '{video_id}' is {status}; only completed or failed videos can be deleted.",
@@ -199,12 +254,7 @@ class EmulatorState:
             self._require_completed(job, now)
             expires_at = job.expires_at
             if expires_at is not None and now >= expires_at:
-                raise APIError(
-                    410,
-                    f"The content of video '{video_id}' expired and is no longer available.",
-                    param="video_id",
-                    code="video_expired",
-                )
+                raise _expired(video_id)
             self.stats.downloads[video_id][variant] += 1
             return ContentTarget(
                 video_id=video_id,
@@ -218,38 +268,69 @@ class EmulatorState:
     @staticmethod
     def _require_completed(job: Job, now: float) -> None:
         status, progress = job.status_at(now)
-        if status == "failed":
-            raise APIError(
-                409,
-                f"Video '{job.id}' failed and has no content.",
-                param="video_id",
-                code="video_failed",
-            )
-        if status != "completed":
-            raise APIError(
-                409,
-                f"Video '{job.id}' is not ready yet (status {status}, {progress}% done).",
-                param="video_id",
-                code="video_not_ready",
-            )
+        if status == "completed":
+            return
+        if status == "expired":
+            raise _expired(job.id)
+        if status in FAILURE_LIKE:
+            raise APIError(409, f"Video '{job.id}' {status} and has no content.", param="video_id", code="video_failed")
+        detail = f"status {status}, {progress}% done" if status in PENDING else f"status {status}"
+        raise APIError(
+            409,
+            f"Video '{job.id}' is not ready ({detail}).",
+            param="video_id",
+            code="video_not_ready",
+        )
+
+    # -- characters -----------------------------------------------------------------
+
+    def add_character(self, character_id: str, name: str) -> dict[str, object]:
+        """Store a character made from an uploaded video; its resource."""
+        with self.lock:
+            character = {
+                "id": character_id,
+                "object": "character",
+                "name": name,
+                "created_at": self.style.stamp(self.clock.now()),
+            }
+            self.characters[character_id] = character
+            self.stats.characters += 1
+            return dict(character)
+
+    def character(self, character_id: str) -> dict[str, object]:
+        """A stored character's resource."""
+        with self.lock:
+            character = self.characters.get(character_id)
+            if character is None:
+                raise APIError(
+                    404,
+                    f"Character with id '{character_id}' not found.",
+                    param="character_id",
+                    code="character_not_found",
+                )
+            return dict(character)
 
     # -- admin ----------------------------------------------------------------------
 
     def configure(self, changes: Mapping[str, Any]) -> EmulatorConfig:
-        """Apply validated config changes; a new seed re-seeds the fault generator."""
+        """Apply validated config changes; a new seed re-seeds the fault generator, new limits refill buckets."""
         with self.lock:
             updated = self.config.updated(**changes)
             if updated.seed != self.config.seed:
                 self.faults = FaultPlanner(updated.seed)
-            self.config = updated
+            if (updated.rpm, updated.bucket_capacity) != (self.config.rpm, self.config.bucket_capacity):
+                self.limits.refill()
+            self._apply(updated)
             return updated
 
     def reset(self) -> None:
         """Back to how the emulator started: no jobs, zero counters, startup config."""
         with self.lock:
-            self.config = self.initial_config
+            self._apply(self.initial_config)
             self.jobs.clear()
+            self.characters.clear()
             self.stats = Stats()
+            self.limits = Limits(window_seconds=self.limits.window_seconds)
             self.faults = FaultPlanner(self.config.seed)
             self._slots.clear()
             self._seq = 0
@@ -278,9 +359,20 @@ class EmulatorState:
             now = self.clock.now()
             by_status = {"queued": 0, "in_progress": 0, "completed": 0, "failed": 0}
             for job in self.jobs.values():
-                by_status[job.status_at(now)[0]] += 1
+                status = job.status_at(now)[0]
+                by_status[status] = by_status.get(status, 0) + 1
             data = self.stats.snapshot()
+            data.update(self.limits.snapshot())
             data["jobs_total"] = len(self.jobs)
             data["jobs_by_status"] = by_status
             data["scripted_faults"] = self.faults.pending()
             return data
+
+
+def _expired(video_id: str) -> APIError:
+    return APIError(
+        410,
+        f"The content of video '{video_id}' expired and is no longer available.",
+        param="video_id",
+        code="video_expired",
+    )

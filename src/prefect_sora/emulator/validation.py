@@ -1,17 +1,21 @@
-"""The server's own request validation, written from the gateway reference and nothing else.
+"""The server's own validation of a create request, written from the gateway reference and nothing else.
 
 It plays the server, so it shares no code with the project's client-side checks: if the
 client's validation drifts from the contract, tests against the emulator catch it. The
 rules (all answered with 400 and the error envelope):
 
-- `model` and `prompt` are required; `model` is sora-2 or sora-2-pro (or one of their dated
-  snapshots from the official schema); `prompt` has 1 to 32,000 characters.
+- `prompt` is required, 1 to 32,000 characters; `model` is required (the apiyi and azure
+  profiles) or defaults to sora-2 (openai, litellm), and is sora-2 or sora-2-pro (or one
+  of their dated snapshots from the official schema). With `deployments` (Azure), `model`
+  names a deployment instead: an unknown one is a 404 `DeploymentNotFound`.
 - `seconds` is the *string* "4", "8" or "12" (default "4"); the JSON integer 4 is refused.
-- `size` is one of the model's tiers (default 720x1280): sora-2 has 720x1280 and 1280x720,
-  sora-2-pro adds 1024x1792, 1792x1024, 1080x1920 and 1920x1080.
+- `size` is one of the model's tiers in the profile (default 720x1280): sora-2 has 720x1280
+  and 1280x720, sora-2-pro adds 1024x1792 and 1792x1024, and on the apiyi profile
+  1080x1920 and 1920x1080 (Azure: 720x1280 and 1280x720 only).
 - `input_reference` is an uploaded JPEG/PNG/WebP image (multipart) or an object with
-  exactly one of `image_url` / `file_id`; images (uploaded or `data:` URLs) must match
-  `size`; http(s) URLs are accepted unfetched.
+  exactly one of `image_url` / `file_id` (JSON, bracketed multipart fields as the SDK sends
+  them, or a JSON object string); images (uploaded or `data:` URLs) must match `size`;
+  http(s) URLs are accepted unfetched.
 - Unknown body fields are refused, as the real API does, so a misspelt field is not
   silently dropped.
 """
@@ -20,23 +24,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from prefect_sora.emulator.errors import invalid
+from prefect_sora.emulator.errors import APIError, invalid
 from prefect_sora.emulator.multipart import UploadedFile
+from prefect_sora.emulator.profiles import PROFILES
 
-SORA_2_SIZES = ("720x1280", "1280x720")
-SORA_2_PRO_SIZES = (*SORA_2_SIZES, "1024x1792", "1792x1024", "1080x1920", "1920x1080")
-
-MODEL_SIZES: dict[str, tuple[str, ...]] = {
-    "sora-2": SORA_2_SIZES,
-    "sora-2-2025-10-06": SORA_2_SIZES,
-    "sora-2-2025-12-08": SORA_2_SIZES,
-    "sora-2-pro": SORA_2_PRO_SIZES,
-    "sora-2-pro-2025-10-06": SORA_2_PRO_SIZES,
-}
+MODEL_SIZES = PROFILES["apiyi"].model_sizes
 SECONDS = ("4", "8", "12")
 DEFAULT_SECONDS = "4"
 DEFAULT_SIZE = "720x1280"
@@ -44,12 +41,26 @@ MAX_PROMPT_CHARS = 32_000
 IMAGE_FORMATS = ("png", "jpeg", "webp")
 
 CREATE_FIELDS = frozenset({"model", "prompt", "seconds", "size", "input_reference"})
-REMIX_FIELDS = frozenset({"prompt"})
 
 ImageInspector = Callable[[bytes], tuple[str, int, int] | None]
 """Reads an image's (format, width, height), or None when the bytes are not an image."""
 
 ReferenceKind = Literal["upload", "image_url", "file_id"]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRules:
+    """What a profile (and the config's `deployments`) allows as `model` and `size`."""
+
+    sizes: Mapping[str, tuple[str, ...]]
+    model_required: bool = True
+    deployments: Mapping[str, str] | None = None
+
+
+DEPLOYMENT_NOT_FOUND = (
+    "The API deployment for this resource does not exist. If you created the deployment "
+    "within the last 5 minutes, please wait a moment and try again."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +80,8 @@ def quality_of(model: str) -> str:
     return "high" if model.startswith("sora-2-pro") else "standard"
 
 
-def _type_name(value: object) -> str:
+def type_name(value: object) -> str:
+    """How a refusal names the type of a value the client sent."""
     if isinstance(value, bool):
         return "a boolean"
     if isinstance(value, int | float):
@@ -81,7 +93,7 @@ def _type_name(value: object) -> str:
     return f"a {type(value).__name__}"
 
 
-def _reject_unknown(fields: Mapping[str, object], allowed: frozenset[str]) -> None:
+def reject_unknown(fields: Mapping[str, object], allowed: frozenset[str]) -> None:
     for name in fields:
         if name not in allowed:
             raise invalid(f"Unknown parameter: '{name}'.", param=name, code="unknown_parameter")
@@ -98,7 +110,7 @@ def validate_prompt(fields: Mapping[str, object]) -> str:
     prompt = fields["prompt"]
     if not isinstance(prompt, str):
         raise invalid(
-            f"Invalid type for 'prompt': expected a string, but got {_type_name(prompt)}.",
+            f"Invalid type for 'prompt': expected a string, but got {type_name(prompt)}.",
             param="prompt",
             code="invalid_type",
         )
@@ -124,7 +136,7 @@ def _string_choice(fields: Mapping[str, object], name: str, choices: tuple[str, 
     listed = ", ".join(f"'{choice}'" for choice in choices)
     if not isinstance(value, str):
         raise invalid(
-            f"Invalid type for '{name}': expected one of {listed} as a string, but got {_type_name(value)}.",
+            f"Invalid type for '{name}': expected one of {listed} as a string, but got {type_name(value)}.",
             param=name,
             code="invalid_type",
         )
@@ -137,46 +149,67 @@ def _string_choice(fields: Mapping[str, object], name: str, choices: tuple[str, 
     return value
 
 
-def validate_create(fields: Mapping[str, object], *, inspect_image: ImageInspector) -> CreateRequest:
-    """Check a create request's fields against the contract.
-
-    Raises:
-        APIError: 400 naming the first offending parameter.
-    """
-    _reject_unknown(fields, CREATE_FIELDS)
+def _model(fields: Mapping[str, object], rules: ModelRules) -> tuple[str, str]:
+    """The model as sent (a deployment name on Azure) and the model it stands for."""
     if "model" not in fields:
-        raise invalid("Missing required parameter: 'model'.", param="model", code="missing_required_parameter")
+        if rules.model_required:
+            raise invalid("Missing required parameter: 'model'.", param="model", code="missing_required_parameter")
+        return "sora-2", "sora-2"
     model = fields["model"]
     if not isinstance(model, str):
         raise invalid(
-            f"Invalid type for 'model': expected a string, but got {_type_name(model)}.",
+            f"Invalid type for 'model': expected a string, but got {type_name(model)}.",
             param="model",
             code="invalid_type",
         )
-    if model not in MODEL_SIZES:
+    target = model
+    if rules.deployments is not None:
+        found = rules.deployments.get(model)
+        if found is None:
+            raise APIError(404, DEPLOYMENT_NOT_FOUND, param="model", code="DeploymentNotFound", shape="azure")
+        target = found
+    if target not in rules.sizes:
         raise invalid(
             f"Invalid value for 'model': '{model}'. Supported models are: 'sora-2', 'sora-2-pro'.",
             param="model",
             code="invalid_model",
         )
+    return model, target
+
+
+def validate_create(
+    fields: Mapping[str, object], *, inspect_image: ImageInspector, rules: ModelRules | None = None
+) -> CreateRequest:
+    """Check a create request's fields against the contract (`rules`: the apiyi profile's by default).
+
+    Raises:
+        APIError: 400 naming the first offending parameter (404 for an unknown deployment).
+    """
+    rules = rules or ModelRules(sizes=MODEL_SIZES)
+    reject_unknown(fields, CREATE_FIELDS)
+    model, target = _model(fields, rules)
     prompt = validate_prompt(fields)
     seconds = _string_choice(fields, "seconds", SECONDS, DEFAULT_SECONDS)
-    size = _string_choice(fields, "size", MODEL_SIZES[model], DEFAULT_SIZE)
+    size = _string_choice(fields, "size", rules.sizes[target], DEFAULT_SIZE)
     reference = _validate_reference(fields.get("input_reference"), size, inspect_image)
     return CreateRequest(
         model=model,
         prompt=prompt,
         seconds=seconds,
         size=size,
-        quality=quality_of(model),
+        quality=quality_of(target),
         reference=reference,
     )
 
 
-def validate_remix(fields: Mapping[str, object]) -> str:
-    """The remix prompt, after the same prompt rules as create."""
-    _reject_unknown(fields, REMIX_FIELDS)
-    return validate_prompt(fields)
+def json_object(value: object) -> object:
+    """`value`, or the object a JSON object string in it holds (multipart sends objects as text)."""
+    if isinstance(value, str) and value.lstrip().startswith("{"):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
 
 
 def _check_image(data: bytes, size: str, inspect_image: ImageInspector) -> None:
@@ -198,6 +231,7 @@ def _check_image(data: bytes, size: str, inspect_image: ImageInspector) -> None:
 
 
 def _validate_reference(value: object, size: str, inspect_image: ImageInspector) -> ReferenceKind | None:
+    value = json_object(value)
     if value is None:
         return None
     if isinstance(value, UploadedFile):
@@ -206,7 +240,7 @@ def _validate_reference(value: object, size: str, inspect_image: ImageInspector)
     if not isinstance(value, dict):
         raise invalid(
             "Invalid type for 'input_reference': expected an uploaded image file or an object "
-            f"with 'image_url' or 'file_id', but got {_type_name(value)}.",
+            f"with 'image_url' or 'file_id', but got {type_name(value)}.",
             param="input_reference",
             code="invalid_type",
         )
@@ -254,46 +288,3 @@ def _decode_data_url(url: str) -> bytes:
             param="input_reference.image_url",
             code="invalid_url",
         ) from None
-
-
-Order = Literal["asc", "desc"]
-VARIANTS = ("video", "thumbnail", "spritesheet")
-DEFAULT_LIST_LIMIT = 20
-
-
-def validate_list_query(query: Mapping[str, str]) -> tuple[int, Order, str | None]:
-    """`limit` (0..100, default 20), `order` (asc/desc, default desc) and `after`."""
-    raw_limit = query.get("limit")
-    limit = DEFAULT_LIST_LIMIT
-    if raw_limit is not None:
-        try:
-            limit = int(raw_limit)
-        except ValueError:
-            limit = -1
-        if not 0 <= limit <= 100:
-            raise invalid(
-                f"Invalid 'limit': expected an integer from 0 to 100, got '{raw_limit}'.",
-                param="limit",
-                code="invalid_value",
-            )
-    order = query.get("order", "desc")
-    if order not in ("asc", "desc"):
-        raise invalid(
-            f"Invalid 'order': '{order}'. Supported values are: 'asc', 'desc'.",
-            param="order",
-            code="invalid_value",
-        )
-    after = query.get("after") or None
-    return limit, "asc" if order == "asc" else "desc", after
-
-
-def validate_variant(query: Mapping[str, str]) -> str:
-    """The content `variant`: video (default), thumbnail or spritesheet."""
-    variant = query.get("variant", "video")
-    if variant not in VARIANTS:
-        raise invalid(
-            f"Invalid 'variant': '{variant}'. Supported values are: 'video', 'thumbnail', 'spritesheet'.",
-            param="variant",
-            code="invalid_value",
-        )
-    return variant
