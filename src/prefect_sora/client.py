@@ -23,6 +23,7 @@ import httpx
 from pydantic import ValidationError
 
 from prefect_sora._version import __version__
+from prefect_sora.derived import DerivedJobs
 from prefect_sora.errors import SoraError, SubmissionUncertain, TransientError, UnexpectedResponse
 from prefect_sora.http import (
     GatedTransport,
@@ -77,7 +78,7 @@ def _ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-class SoraClient:
+class SoraClient(DerivedJobs):
     """Async client of ``/videos``; use as ``async with SoraClient(...) as client``.
 
     Args:

@@ -221,6 +221,23 @@ class DeletedVideo(BaseModel):
     deleted: bool = True
 
 
+class Character(BaseModel):
+    """A character made from an uploaded video (``/videos/characters``), to appear in later prompts.
+
+    Attributes:
+        id: The character's id (the schema allows null).
+        name: Its display name, 1 to 80 characters.
+        created_at: Unix seconds.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str | None = None
+    object: str = "character"
+    name: str | None = None
+    created_at: Timestamp = None
+
+
 class StoredVideo(BaseModel):
     """Where a downloaded variant of a video now lives.
 

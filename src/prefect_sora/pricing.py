@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from prefect_sora.errors import InvalidParameter
+from prefect_sora.errors import BudgetExceeded, InvalidParameter
 from prefect_sora.models import Video, VideoRequest
 
 Tier = Literal["720p", "1024p", "1080p"]
@@ -127,6 +127,22 @@ def estimate(model: str, size: str, seconds: int, count: int = 1, table: PriceTa
         usd_per_second=rate,
         total_usd=rate * seconds * count,
     )
+
+
+def check_budget(estimated: Decimal, max_cost_usd: Rate | None) -> None:
+    """Refuse before anything is submitted when ``estimated`` is over ``max_cost_usd`` (None: no budget).
+
+    Raises:
+        BudgetExceeded: the estimate is higher than the budget.
+        InvalidParameter: a negative budget.
+    """
+    if max_cost_usd is None:
+        return
+    limit = to_decimal(max_cost_usd)
+    if not limit.is_finite() or limit < 0:
+        raise InvalidParameter("max_cost_usd", max_cost_usd, "must be a number >= 0")
+    if estimated > limit:
+        raise BudgetExceeded(estimated, limit)
 
 
 def actual_cost(video: Video, request: VideoRequest, table: PriceTable | None = None) -> Decimal:

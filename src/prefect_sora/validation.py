@@ -22,8 +22,8 @@ from urllib.parse import quote
 import httpx
 
 from prefect_sora.errors import InvalidParameter, UnexpectedResponse
-from prefect_sora.models import MAX_PROMPT_CHARS, VIDEO_SECONDS, VideoRequest, VideoSeconds
-from prefect_sora.pricing import PriceTable, price_table, sizes_for
+from prefect_sora.models import MAX_PROMPT_CHARS, VIDEO_SECONDS, Video, VideoRequest, VideoSeconds
+from prefect_sora.pricing import CostEstimate, PriceTable, estimate, price_table, sizes_for
 
 
 def normalize_seconds(seconds: Any) -> VideoSeconds:
@@ -36,6 +36,26 @@ def normalize_seconds(seconds: Any) -> VideoSeconds:
     if isinstance(text, str) and text in VIDEO_SECONDS:
         return text
     raise InvalidParameter("seconds", seconds, 'must be "4", "8" or "12" (the ints 4, 8, 12 are accepted)')
+
+
+#: Lengths of an extension segment: the schema's description lists 4 to 20 (its enum only 4, 8, 12).
+EXTENSION_SECONDS = ("4", "8", "12", "16", "20")
+MAX_CHARACTER_NAME = 80
+
+
+def normalize_extension_seconds(seconds: Any) -> str:
+    """An extension's ``seconds`` as the API's string: "4", "8", "12", "16" or "20" (ints accepted)."""
+    text = str(seconds) if isinstance(seconds, int) and not isinstance(seconds, bool) else seconds
+    if isinstance(text, str) and text in EXTENSION_SECONDS:
+        return text
+    raise InvalidParameter("seconds", seconds, 'an extension is "4", "8", "12", "16" or "20" seconds (or the ints)')
+
+
+def check_character_name(name: Any) -> str:
+    """A character's display name: a string of 1 to 80 characters."""
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_CHARACTER_NAME:
+        raise InvalidParameter("name", name, f"must be a string of 1 to {MAX_CHARACTER_NAME} characters")
+    return name
 
 
 def check_prompt(prompt: Any) -> str:
@@ -106,6 +126,42 @@ def validate_request(
 MAX_ID_CHARS = 1024
 #: The schema's limit on ``input_reference.image_url`` (a data URL may hold the image itself).
 MAX_IMAGE_URL_CHARS = 20 * 1024 * 1024
+
+
+def price_from_source(
+    source: Video,
+    *,
+    seconds: int | None,
+    model: str | None = None,
+    size: str | None = None,
+    table: PriceTable | None = None,
+) -> CostEstimate:
+    """The price of a job made from a completed ``source`` (an extension, an edit).
+
+    It is billed at the source's model and tier for ``seconds`` (an edit: the
+    source's own length). What the caller passes wins; what the gateway left
+    out of the source is never guessed: the job is refused before any create.
+
+    Raises:
+        InvalidParameter: a model, size or length neither given nor reported, or
+            one the price table refuses.
+    """
+    table = table if table is not None else price_table()
+    length = seconds if seconds is not None else source.duration_seconds
+    chosen: dict[str, object] = {"model": model or source.model, "size": size or source.size, "seconds": length}
+    for name, value in chosen.items():
+        if value is None:
+            raise InvalidParameter(
+                name,
+                None,
+                f"the gateway did not report the source video's {name}; "
+                f"pass {name}= so the job is priced before it is paid for",
+            )
+    checked_model = check_model(chosen["model"], table)
+    checked_size = check_size(chosen["size"], checked_model, table)
+    if isinstance(length, bool) or not isinstance(length, int) or length <= 0:
+        raise InvalidParameter("seconds", length, "must be a whole number of seconds > 0")
+    return estimate(checked_model, checked_size, length, 1, table)
 
 
 def is_loopback(host: str) -> bool:
