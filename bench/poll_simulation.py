@@ -105,6 +105,11 @@ def batch(length: float, seed: int, curve: Curve | None, *, jobs: int = JOBS_PER
         queue_seconds_range=QUEUE_SECONDS,
         max_running=MAX_RUNNING,
     )
+    return planned(config, jobs, curve)
+
+
+def planned(config: EmulatorConfig, jobs: int, curve: Curve | None = None) -> list[SimJob]:
+    """The jobs an emulator with ``config`` plans for ``jobs`` creates at t=0, in order."""
     slots, found = Slots(), []
     for seq in range(jobs):
         plan = plan_job(config, seq=seq, now=0.0, directives=Directives())
@@ -210,6 +215,13 @@ def simulate(
     return summarise(waits)
 
 
+def replay(config: dict[str, Any], seeds: Sequence[int], jobs: int, seconds: str, size: str) -> Figures:
+    """The live benchmark's scenario (``bench/polling.py``), simulated: same config, seeds and jobs."""
+    prior = expected_duration(seconds, size)
+    waits = [wait(job, prior=prior) for seed in seeds for job in planned(EmulatorConfig(seed=seed, **config), jobs)]
+    return summarise(waits)
+
+
 def load_schedule(revision: str) -> type[Any]:
     """``PollSchedule`` as it was at a git revision (for before/after figures)."""
     source = subprocess.run(
@@ -247,6 +259,35 @@ def table(schedules: dict[str, type[Any]], curves: Sequence[str], lengths: Seque
     return "\n".join(lines)
 
 
+def agreement(results: Path) -> str:
+    """The live benchmark's scenarios beside their simulation, from its last result, if there is one."""
+    if not results.exists():
+        return ""
+    import json
+
+    result = json.loads(results.read_text())
+    lines = [
+        "",
+        f"\nThe live benchmark's scenarios (`{result['command']}`, {result['machine']['date']}) replayed here on the "
+        "same plans (same config, seeds and creates), ours only:\n",
+        "| scenario | | GETs per job | median delay | p95 delay | max delay |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in result["figures"]["scenarios"]:
+        live, sim = row["ours"], row.get("simulated")
+        if sim is None:
+            continue
+        lines.append(
+            f"| {row['scenario']} | live | {live['gets_per_job']:.2f} | {live['delay_median_s']:.2f} s | "
+            f"{live['delay_p95_s']:.2f} s | {live['delay_max_s']:.2f} s |"
+        )
+        lines.append(
+            f"| {row['scenario']} | simulated | {sim['gets_per_job']:.2f} | {sim['delay_median']:.2f} s | "
+            f"{sim['delay_p95']:.2f} s | {sim['delay_max']:.2f} s |"
+        )
+    return "\n".join(lines)
+
+
 def write_into(markdown: Path, text: str) -> None:
     """Replace what sits between the poll-simulation markers in ``markdown``."""
     start, end = "<!-- poll-simulation -->", "<!-- /poll-simulation -->"
@@ -280,7 +321,7 @@ def main() -> int:
         f"`max_running={MAX_RUNNING}`, queued {QUEUE_SECONDS[0]:g}-{QUEUE_SECONDS[1]:g} s, lengths within 10 % of "
         f"the one named, prior {expected_duration(*CLIP):g} s ({CLIP[0]} s clips at {CLIP[1]}).\n"
     )
-    text = header + "\n" + table(schedules, curves, lengths)
+    text = header + "\n" + table(schedules, curves, lengths) + agreement(ROOT / "bench" / "results" / "polling.json")
     print(text)
     if options.write:
         write_into(options.write, text)

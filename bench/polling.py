@@ -175,10 +175,29 @@ def run(*, quick: bool = False, before: str | None = None) -> dict[str, Any]:
                 seed=seed, jobs=jobs, config=config, seconds=seconds, size="1280x720", sides=sides, before=before
             )
             per_seed.append({"seed": seed, "load_before": started, "load_after": _common.load(), **figures})
+        simulated = _simulated(config, seeds, jobs, seconds, "1280x720")
         rows.append(
-            {"scenario": label, "config": config, "seconds": seconds, "runs": per_seed, **_pool(per_seed, sides)}
+            {
+                "scenario": label,
+                "config": config,
+                "seconds": seconds,
+                "seeds": seeds,
+                "runs": per_seed,
+                **_pool(per_seed, sides),
+                "simulated": simulated,
+            }
         )
     return {"scenarios": rows}
+
+
+def _simulated(config: dict[str, Any], seeds: list[int], jobs: int, seconds: str, size: str) -> dict[str, Any]:
+    """The same scenario replayed on a virtual clock (``bench/poll_simulation.py``), to check the two agree."""
+    import dataclasses
+
+    import poll_simulation
+
+    figures = poll_simulation.replay(config, seeds, jobs, seconds, size)
+    return {key: round(value, 3) for key, value in dataclasses.asdict(figures).items()}
 
 
 def _pool(runs: list[dict[str, Any]], sides: list[str]) -> dict[str, Any]:

@@ -109,9 +109,9 @@ class PollSchedule:
     min_delay: float = 0.2
     max_delay: float = 30.0
     tail_delay: float = 1.5
-    aim: float = 1.0
+    aim: float = 1.3
     trust: float = 0.3
-    budget: float = 2.0
+    budget: float = 2.4
     observations: list[Observation] = field(default_factory=list)
 
     def observe(self, at: float, status: str, progress: float) -> None:

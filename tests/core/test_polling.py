@@ -130,7 +130,9 @@ def test_sixty_second_jobs_cost_no_more_gets_than_the_schedule_before_the_tail_f
 def test_other_curves_are_seen_promptly_too(name: str, length: float, share: float) -> None:
     waits = run_many(length, CURVES[name])
 
-    assert p95([w.late for w in waits]) <= 2.5
+    # Looser than on the emulator's curve: a slow start still accelerating into its end
+    # is predicted up to a second early or late by three-read extrapolation.
+    assert p95([w.late for w in waits]) <= 3.0
     assert gets_ratio(waits) <= share
 
 
