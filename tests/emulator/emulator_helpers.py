@@ -10,9 +10,24 @@ from typing import Any, TypeVar
 import httpx
 from PIL import Image
 
+from prefect_sora.emulator.jobs import Clock
+
 AUTH = {"Authorization": "Bearer sk-test"}
 
 T = TypeVar("T")
+
+
+class ManualClock(Clock):
+    """A clock the test moves by hand, for exact times (bucket refills, sliding windows)."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.moment = start
+
+    def now(self) -> float:
+        return self.moment
+
+    def advance(self, seconds: float) -> None:
+        self.moment += seconds
 
 
 def wait_until(probe: Callable[[], T | None], *, timeout: float = 5.0, interval: float = 0.01) -> T:

@@ -13,6 +13,16 @@ from prefect_sora.emulator.config import EmulatorConfig
 from prefect_sora.emulator.server import serve
 
 
+def _pairs(option: str, values: list[str]) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for value in values:
+        name, sep, target = value.partition("=")
+        if not sep or not name or not target:
+            raise typer.BadParameter(f"{option} takes NAME=VALUE, got {value!r}")
+        pairs[name] = target
+    return pairs
+
+
 def emulator(
     host: str = typer.Option("127.0.0.1", help="Interface to bind."),
     port: int = typer.Option(8000, help="Port to bind (0 picks a free one)."),
@@ -22,7 +32,9 @@ def emulator(
     seed: int = typer.Option(0, help="Seed for job plans and request faults."),
     api_key: str | None = typer.Option(None, help="Accept only this bearer token (default: any non-empty one)."),
     poll_after_ms: int | None = typer.Option(None, help="Send openai-poll-after-ms on unfinished polls."),
-    content_ttl_seconds: float = typer.Option(3600.0, help="Content expires this long after completion."),
+    content_ttl_seconds: float | None = typer.Option(
+        None, help="Content expires this long after completion (default: 3600; azure profile 86400)."
+    ),
     max_running: int | None = typer.Option(None, help="Jobs generating at once; the rest queue."),
     failure_rate: float = typer.Option(0.0, help="Share of jobs that end failed."),
     stuck_rate: float = typer.Option(0.0, help="Share of jobs that stay in_progress forever."),
@@ -38,8 +50,27 @@ def emulator(
     synthetic_content_bytes: int | None = typer.Option(
         None, help="Serve every video as a synthetic body of this many bytes."
     ),
+    profile: str | None = typer.Option(
+        None, help="Gateway to impersonate: openai, apiyi (default), azure (serves /openai/v1, api-key header), litellm."
+    ),
+    rpm: int | None = typer.Option(None, help="Requests per minute per key (token bucket); past it, 429."),
+    rpm_burst: int | None = typer.Option(None, help="Bucket size for --rpm (default: max(1, rpm // 10))."),
+    max_running_jobs: int | None = typer.Option(
+        None, help="Queued or in-progress jobs per key; another create is a 429 (azure profile: 2)."
+    ),
+    deployment: list[str] = typer.Option(
+        [], help="NAME=MODEL: an Azure deployment (repeatable; azure profile default sora-2=sora-2)."
+    ),
+    status_alias: list[str] = typer.Option([], help="STATUS=SENT, e.g. in_progress=processing (repeatable)."),
+    timestamp_format: str | None = typer.Option(None, help="Timestamps as int (default), float, string or iso."),
+    null_field: list[str] = typer.Option([], help="Send this Video field as null: seconds, size, quality, progress."),
+    omit_field: list[str] = typer.Option([], help="Leave this Video field out (repeatable)."),
+    error_envelope: str | None = typer.Option(
+        None, help="Error body shape: openai (default), string, message, msg, detail or text."
+    ),
+    retry_after_headers: bool = typer.Option(True, help="Send retry-after / retry-after-ms with 429s."),
 ) -> None:
-    """Serve the Sora 2 API emulator at http://HOST:PORT/v1 until interrupted."""
+    """Serve the Sora 2 API emulator at http://HOST:PORT/v1 (azure: /openai/v1) until interrupted."""
     settings: dict[str, Any] = {
         "seed": seed,
         "job_seconds": job_seconds,
@@ -59,14 +90,27 @@ def emulator(
         "truncate_rate": truncate_rate,
         "lost_rate": lost_rate,
         "synthetic_content_bytes": synthetic_content_bytes,
+        "profile": profile,
+        "rpm": rpm,
+        "rpm_burst": rpm_burst,
+        "max_running_jobs": max_running_jobs,
+        "deployments": _pairs("--deployment", deployment) if deployment else None,
+        "status_aliases": _pairs("--status-alias", status_alias),
+        "timestamp_format": timestamp_format,
+        "null_fields": null_field,
+        "omit_fields": omit_field,
+        "error_envelope": error_envelope,
+        "retry_after_headers": retry_after_headers,
     }
     try:
-        config = EmulatorConfig(**settings)
+        # Options left out are not passed, so the profile's defaults apply to them.
+        config = EmulatorConfig(**{name: value for name, value in settings.items() if value is not None})
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
 
     def announce(base_url: str) -> None:
         typer.echo(f"Sora 2 API emulator serving {base_url} (Ctrl-C to stop)")
-        typer.echo(f"Admin: {base_url.removesuffix('/v1')}/_emulator/stats")
+        root = base_url.removesuffix("/v1").removesuffix("/openai")
+        typer.echo(f"Admin: {root}/_emulator/stats")
 
     serve(config, host=host, port=port, on_ready=announce)

@@ -2,7 +2,9 @@
 
 The CLI package may import Prefect for its other commands; this entry point imports only
 the emulator, so CI jobs and benchmarks start it in a fraction of a second. Every scalar
-field of `EmulatorConfig` is an option (`--job-seconds 0.5 --failure-rate 0.1 ...`).
+field of `EmulatorConfig` is an option (`--job-seconds 0.5 --failure-rate 0.1 --rpm 60
+--profile azure --no-retry-after-headers ...`); the list and mapping fields (deployments,
+status aliases, null and omitted fields) are set with `prefect-sora emulator` or in Python.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from types import UnionType
-from typing import Union, get_args, get_origin
+from typing import Literal, Union, get_args, get_origin
 
 from pydantic import SecretStr
 
@@ -19,17 +21,19 @@ from prefect_sora.emulator.config import EmulatorConfig
 from prefect_sora.emulator.server import serve
 
 
-def _scalar(annotation: object) -> type | None:
-    """The command-line type of a config field: int, float or str; None for the rest."""
+def _scalar(annotation: object) -> tuple[type, tuple[str, ...] | None] | None:
+    """The command-line type of a config field (int, float, str or bool) and its choices; None for the rest."""
     args = [arg for arg in get_args(annotation) if arg is not type(None)]
     if get_origin(annotation) not in (Union, UnionType):
         args = [annotation]
     if len(args) != 1:
         return None
     kind = args[0]
+    if get_origin(kind) is Literal and all(isinstance(choice, str) for choice in get_args(kind)):
+        return str, get_args(kind)
     if kind is SecretStr:
-        return str
-    return kind if kind in (int, float, str) else None
+        return str, None
+    return (kind, None) if kind in (int, float, str, bool) else None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,13 +44,20 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind")
     parser.add_argument("--port", type=int, default=8000, help="port to bind (0: a free one)")
     for name, field in EmulatorConfig.model_fields.items():
-        kind = _scalar(field.annotation)
-        if kind is None:
+        scalar = _scalar(field.annotation)
+        if scalar is None:
+            continue
+        kind, choices = scalar
+        flag = f"--{name.replace('_', '-')}"
+        if kind is bool:
+            action = argparse.BooleanOptionalAction
+            parser.add_argument(flag, dest=name, action=action, default=argparse.SUPPRESS, help=f"EmulatorConfig.{name}")
             continue
         parser.add_argument(
-            f"--{name.replace('_', '-')}",
+            flag,
             dest=name,
             type=kind,
+            choices=choices,
             default=argparse.SUPPRESS,
             help=f"EmulatorConfig.{name}",
         )

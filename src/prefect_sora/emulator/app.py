@@ -29,9 +29,17 @@ from prefect_sora.emulator.gateway import KEY_LABEL, Gateway, path_param
 from prefect_sora.emulator.ids import new_character_id
 from prefect_sora.emulator.multipart import parse_body
 from prefect_sora.emulator.queries import validate_list_query, validate_variant
-from prefect_sora.emulator.sources import validate_character, validate_edit, validate_extension, validate_remix
+from prefect_sora.emulator.jobs import Kind
+from prefect_sora.emulator.sources import (
+    DerivedRequest,
+    validate_character,
+    validate_edit,
+    validate_extension,
+    validate_remix,
+)
 from prefect_sora.emulator.state import EmulatorState
-from prefect_sora.emulator.validation import CreateRequest, validate_create
+from prefect_sora.emulator.uploads import source_of_upload
+from prefect_sora.emulator.validation import CreateRequest, quality_of, validate_create
 
 
 def _fastapi_app(state: EmulatorState) -> FastAPI:
@@ -82,22 +90,30 @@ def _fastapi_app(state: EmulatorState) -> FastAPI:
         limit, order, after = validate_list_query(request.query_params)
         return json_response(state.list(limit=limit, order=order, after=after))
 
+    def derive(derived: DerivedRequest, label: str, kind: Kind) -> Response:
+        """Create the job of an extension or edit, from the source job or the uploaded video."""
+        source = None
+        if derived.video_id is not None:
+            source = state.source(derived.video_id)
+            model, size, seconds, quality = source.model, source.size, source.seconds, source.quality
+        else:
+            model, size, seconds = source_of_upload(derived.upload or b"", dict(state.rules.sizes))
+            quality = quality_of(model)
+        if derived.seconds is not None:
+            # An extension's Video object reports the stitched total, as the schema says.
+            seconds = str(int(seconds) + int(derived.seconds))
+        job = CreateRequest(model, derived.prompt, seconds, size, quality)
+        return json_response(state.create(job, key_label=label, kind=kind, source=source))
+
     @app.post("/v1/videos/extensions")
     async def extend_video(request: Request) -> Response:
         label = authorized(request)
-        extension = validate_extension(await body(request))
-        source = state.source(extension.video_id)
-        seconds = str(int(source.seconds) + int(extension.seconds or 0))
-        job = CreateRequest(source.model, extension.prompt, seconds, source.size, source.quality)
-        return json_response(state.create(job, key_label=label, kind="extension", source=source))
+        return derive(validate_extension(await body(request)), label, "extension")
 
     @app.post("/v1/videos/edits")
     async def edit_video(request: Request) -> Response:
         label = authorized(request)
-        edit = validate_edit(await body(request))
-        source = state.source(edit.video_id)
-        job = CreateRequest(source.model, edit.prompt, source.seconds, source.size, source.quality)
-        return json_response(state.create(job, key_label=label, kind="edit", source=source))
+        return derive(validate_edit(await body(request)), label, "edit")
 
     @app.post("/v1/videos/characters")
     async def create_character(request: Request) -> Response:

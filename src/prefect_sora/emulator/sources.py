@@ -4,8 +4,9 @@ Rules (400 with the error envelope unless said otherwise), from the official sch
 
 - remix: ``{prompt}`` only.
 - extension (``POST /videos/extensions``): ``video`` (``{"id": ...}`` of a completed video:
-  a JSON object, bracketed multipart fields ``video[id]`` as the SDK sends them, or a JSON
-  object string), ``prompt`` and ``seconds``, all required. The schema's ``$ref`` says
+  a JSON object, bracketed multipart fields ``video[id]``, or a JSON object string; or an
+  uploaded MP4, whose size and length the new job takes, see `uploads`), ``prompt`` and
+  ``seconds``, all required. The schema's ``$ref`` says
   seconds are "4", "8" or "12" but its description says 4, 8, 12, 16 or 20; the emulator
   takes the wider set, as strings. The new job's ``seconds`` is the stitched total (source
   plus extension), as the schema's Video object says of extensions.
@@ -14,9 +15,8 @@ Rules (400 with the error envelope unless said otherwise), from the official sch
 - character (``POST /videos/characters``, multipart): ``video``, an uploaded MP4/MOV file
   (an ISO media file: ``ftyp`` at byte 4), and ``name`` of 1 to 80 characters.
 
-The schema also lets an edit or extension upload its source video as a file; the emulator
-has nothing to derive a job from in that case and refuses it (400 `unsupported_video_upload`).
-Whether the source exists and is completed is checked afterwards, by the state (404, 409).
+Whether a referenced source exists and is completed is checked afterwards, by the state
+(404, 409).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from prefect_sora.emulator.errors import invalid
+from prefect_sora.emulator.errors import APIError, invalid
 from prefect_sora.emulator.multipart import UploadedFile
 from prefect_sora.emulator.validation import json_object, reject_unknown, type_name, validate_prompt
 
@@ -38,14 +38,15 @@ MAX_CHARACTER_NAME = 80
 
 @dataclass(frozen=True, slots=True)
 class DerivedRequest:
-    """An extension or edit that passed validation; `seconds` only for an extension."""
+    """An extension or edit that passed validation: its source is a job id or an upload."""
 
-    video_id: str
+    video_id: str | None
+    upload: bytes | None
     prompt: str
     seconds: str | None = None
 
 
-def _missing(name: str) -> Exception:
+def _missing(name: str) -> APIError:
     return invalid(f"Missing required parameter: '{name}'.", param=name, code="missing_required_parameter")
 
 
@@ -55,17 +56,12 @@ def validate_remix(fields: Mapping[str, object]) -> str:
     return validate_prompt(fields)
 
 
-def _video_reference(fields: Mapping[str, object]) -> str:
+def _video_reference(fields: Mapping[str, object]) -> str | UploadedFile:
     if "video" not in fields:
         raise _missing("video")
     value = json_object(fields["video"])
     if isinstance(value, UploadedFile):
-        raise invalid(
-            "The emulator cannot derive a job from an uploaded video: reference a completed "
-            'video as {"id": "video_..."}.',
-            param="video",
-            code="unsupported_video_upload",
-        )
+        return value
     if not isinstance(value, dict):
         raise invalid(
             f"Invalid type for 'video': expected an object with 'id', but got {type_name(value)}.",
@@ -101,14 +97,20 @@ def validate_extension(fields: Mapping[str, object]) -> DerivedRequest:
             param="seconds",
             code="invalid_value",
         )
-    return DerivedRequest(video_id=video_id, prompt=prompt, seconds=seconds)
+    return _derived(video_id, prompt, seconds)
 
 
 def validate_edit(fields: Mapping[str, object]) -> DerivedRequest:
     """An edit's source and prompt."""
     reject_unknown(fields, EDIT_FIELDS)
     video_id = _video_reference(fields)
-    return DerivedRequest(video_id=video_id, prompt=validate_prompt(fields))
+    return _derived(video_id, validate_prompt(fields), None)
+
+
+def _derived(source: str | UploadedFile, prompt: str, seconds: str | None) -> DerivedRequest:
+    if isinstance(source, UploadedFile):
+        return DerivedRequest(video_id=None, upload=source.data, prompt=prompt, seconds=seconds)
+    return DerivedRequest(video_id=source, upload=None, prompt=prompt, seconds=seconds)
 
 
 def validate_character(fields: Mapping[str, object]) -> str:
