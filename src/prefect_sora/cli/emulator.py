@@ -5,7 +5,7 @@ Kept free of Prefect imports: the emulator runs in users' CI, where start-up tim
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -51,20 +51,26 @@ def emulator(
         None, help="Serve every video as a synthetic body of this many bytes."
     ),
     profile: str | None = typer.Option(
-        None, help="Gateway to impersonate: openai, apiyi (default), azure (serves /openai/v1, api-key header), litellm."
+        None, help="Gateway to impersonate: openai, apiyi (default), azure (/openai/v1, api-key header), litellm."
     ),
     rpm: int | None = typer.Option(None, help="Requests per minute per key (token bucket); past it, 429."),
     rpm_burst: int | None = typer.Option(None, help="Bucket size for --rpm (default: max(1, rpm // 10))."),
     max_running_jobs: int | None = typer.Option(
         None, help="Queued or in-progress jobs per key; another create is a 429 (azure profile: 2)."
     ),
-    deployment: list[str] = typer.Option(
-        [], help="NAME=MODEL: an Azure deployment (repeatable; azure profile default sora-2=sora-2)."
-    ),
-    status_alias: list[str] = typer.Option([], help="STATUS=SENT, e.g. in_progress=processing (repeatable)."),
+    # Annotated: a list-typed default call is what ruff's B008 (rightly) flags.
+    deployment: Annotated[
+        list[str] | None,
+        typer.Option(help="NAME=MODEL: an Azure deployment (repeatable; azure profile default sora-2=sora-2)."),
+    ] = None,
+    status_alias: Annotated[
+        list[str] | None, typer.Option(help="STATUS=SENT, e.g. in_progress=processing (repeatable).")
+    ] = None,
     timestamp_format: str | None = typer.Option(None, help="Timestamps as int (default), float, string or iso."),
-    null_field: list[str] = typer.Option([], help="Send this Video field as null: seconds, size, quality, progress."),
-    omit_field: list[str] = typer.Option([], help="Leave this Video field out (repeatable)."),
+    null_field: Annotated[
+        list[str] | None, typer.Option(help="Send this Video field as null: seconds, size, quality, progress.")
+    ] = None,
+    omit_field: Annotated[list[str] | None, typer.Option(help="Leave this Video field out (repeatable).")] = None,
     error_envelope: str | None = typer.Option(
         None, help="Error body shape: openai (default), string, message, msg, detail or text."
     ),
@@ -95,7 +101,7 @@ def emulator(
         "rpm_burst": rpm_burst,
         "max_running_jobs": max_running_jobs,
         "deployments": _pairs("--deployment", deployment) if deployment else None,
-        "status_aliases": _pairs("--status-alias", status_alias),
+        "status_aliases": _pairs("--status-alias", status_alias) if status_alias else None,
         "timestamp_format": timestamp_format,
         "null_fields": null_field,
         "omit_fields": omit_field,

@@ -48,10 +48,10 @@ def _parser() -> argparse.ArgumentParser:
         if scalar is None:
             continue
         kind, choices = scalar
-        flag = f"--{name.replace('_', '-')}"
+        flag, described = f"--{name.replace('_', '-')}", f"EmulatorConfig.{name}"
         if kind is bool:
-            action = argparse.BooleanOptionalAction
-            parser.add_argument(flag, dest=name, action=action, default=argparse.SUPPRESS, help=f"EmulatorConfig.{name}")
+            switch = argparse.BooleanOptionalAction
+            parser.add_argument(flag, dest=name, action=switch, default=argparse.SUPPRESS, help=described)
             continue
         parser.add_argument(
             flag,
@@ -59,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
             type=kind,
             choices=choices,
             default=argparse.SUPPRESS,
-            help=f"EmulatorConfig.{name}",
+            help=described,
         )
     # Like `prefect-sora emulator`: fixed 5 s jobs unless told otherwise.
     parser.set_defaults(job_seconds=5.0)

@@ -27,9 +27,9 @@ from prefect_sora.emulator.content import content_response, image_info
 from prefect_sora.emulator.errors import APIError, json_response
 from prefect_sora.emulator.gateway import KEY_LABEL, Gateway, path_param
 from prefect_sora.emulator.ids import new_character_id
+from prefect_sora.emulator.jobs import Kind
 from prefect_sora.emulator.multipart import parse_body
 from prefect_sora.emulator.queries import validate_list_query, validate_variant
-from prefect_sora.emulator.jobs import Kind
 from prefect_sora.emulator.sources import (
     DerivedRequest,
     validate_character,

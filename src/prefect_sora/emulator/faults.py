@@ -150,8 +150,7 @@ _ERROR_FAULTS: dict[str, tuple[int, str, str, str]] = {
 # must cope with an error body that is not JSON, whatever envelope the API itself uses.
 _BAD_GATEWAY = (
     b"text/html; charset=utf-8",
-    b"<html><head><title>502 Bad Gateway</title></head>"
-    b"<body><center><h1>502 Bad Gateway</h1></center></body></html>",
+    b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>",
 )
 
 

@@ -82,7 +82,9 @@ def source_of_upload(data: bytes, sizes: dict[str, tuple[str, ...]]) -> tuple[st
     """
     info = read_video(data)
     if info is None:
-        raise invalid("Invalid 'video': the file must be an MP4 or MOV video.", param="video", code="invalid_video_format")
+        raise invalid(
+            "Invalid 'video': the file must be an MP4 or MOV video.", param="video", code="invalid_video_format"
+        )
     for model in ("sora-2", "sora-2-pro"):
         if info.size in sizes.get(model, ()):
             return model, info.size, str(max(1, round(info.seconds)))
