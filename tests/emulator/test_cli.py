@@ -91,6 +91,38 @@ def test_python_dash_m_entry_point_takes_every_scalar_config_field() -> None:
     assert code == 0
 
 
+def test_cli_takes_profile_limits_and_deviations() -> None:
+    command = [str(BIN / "prefect-sora"), "emulator", "--port", "0", "--job-seconds", "0.2", "--profile", "azure"]
+    command += ["--rpm", "120", "--deployment", "eu-video=sora-2", "--status-alias", "queued=pending"]
+    command += ["--null-field", "quality", "--omit-field", "prompt", "--no-retry-after-headers"]
+    process, base_url = start(command)
+    try:
+        assert base_url.endswith("/openai/v1")
+        config = httpx.get(base_url.removesuffix("/openai/v1") + "/_emulator/config").json()
+        assert (config["profile"], config["rpm"], config["max_running_jobs"]) == ("azure", 120, 2)
+        assert config["content_ttl_seconds"] == 86400, "left out, so the profile's default"
+        assert config["deployments"] == {"eu-video": "sora-2"} and config["retry_after_headers"] is False
+        video = httpx.post(
+            f"{base_url}/videos", json={"model": "eu-video", "prompt": "p"}, headers={"api-key": "k"}
+        ).json()
+        assert (video["status"], video["quality"], "prompt" in video) == ("pending", None, False)
+    finally:
+        code = interrupt(process)
+    assert code == 0
+
+
+def test_python_dash_m_takes_choices_and_switches() -> None:
+    command = [sys.executable, "-m", "prefect_sora.emulator", "--port", "0", "--profile", "litellm"]
+    process, base_url = start([*command, "--timestamp-format", "iso", "--no-retry-after-headers", "--rpm", "30"])
+    try:
+        config = httpx.get(base_url.removesuffix("/v1") + "/_emulator/config").json()
+        assert (config["profile"], config["timestamp_format"], config["rpm"]) == ("litellm", "iso", 30)
+        assert config["retry_after_headers"] is False
+    finally:
+        code = interrupt(process)
+    assert code == 0
+
+
 def test_importing_the_emulator_does_not_import_prefect() -> None:
     code = (
         "import sys\n"

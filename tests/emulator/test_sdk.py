@@ -138,3 +138,63 @@ def test_async_client_against_an_emulator_started_in_async_code() -> None:
             return await _async_round_trip(emu)
 
     assert asyncio.run(main()) == ("completed", 2, "image/webp")
+
+
+# -- every profile that speaks the SDK's auth ------------------------------------------------
+
+
+def profile_client(emu: Emulator) -> openai.OpenAI:
+    if emu.config.profile == "azure":
+        # The Azure client sends the key as `api-key` (and `?api-version=`), as Azure wants.
+        return openai.AzureOpenAI(base_url=emu.base_url, api_key="az-test", api_version="preview", max_retries=0)
+    return sdk(emu)
+
+
+@pytest.mark.parametrize("profile", ["openai", "apiyi", "azure", "litellm"])
+def test_create_poll_download_extend_edit_and_characters_in_every_profile(profile: str) -> None:
+    with Emulator(profile=profile, job_seconds=0.2, poll_after_ms=20) as emu:
+        client = profile_client(emu)
+        video = client.videos.create_and_poll(model="sora-2", prompt="a red fox", size="1280x720", seconds="4")
+        assert (video.status, video.model, video.size) == ("completed", "sora-2", "1280x720")
+        mp4 = client.videos.download_content(video.id).content
+        assert mp4[4:8] == b"ftyp"
+        assert client.videos.retrieve(video.id).id == video.id
+        assert [item.id for item in client.videos.list()] == [video.id]
+        # The SDK's extend/edit send the source as an upload (its `{"id": ...}` form fails
+        # client-side in openai 3.x); the job takes the uploaded video's size and length.
+        extended = client.videos.extend(video=("clip.mp4", mp4, "video/mp4"), prompt="and on", seconds="8")
+        edited = client.videos.edit(video=("clip.mp4", mp4, "video/mp4"), prompt="at night")
+        assert (extended.seconds, edited.seconds, edited.size) == ("12", "4", "1280x720")
+        assert client.videos.poll(extended.id).status == "completed"
+        character = client.videos.create_character(name="Fox", video=("fox.mp4", mp4, "video/mp4"))
+        assert client.videos.get_character(str(character.id)).name == "Fox"
+        stats = emu.stats()
+        assert (stats["creates"], stats["extensions"], stats["edits"], stats["characters"]) == (1, 1, 1, 1)
+        if profile == "azure":
+            assert stats["api_versions_seen"] == ["preview"]
+        if profile == "litellm":
+            assert video.id.startswith("video_") and len(video.id) > 100
+
+
+def test_azure_needs_the_azure_client_or_an_api_key_header() -> None:
+    with Emulator(profile="azure", job_seconds=0.2) as emu:
+        with pytest.raises(openai.AuthenticationError) as caught:
+            sdk(emu).videos.list()
+        assert caught.value.code == "401"
+        headers = openai.OpenAI(
+            base_url=emu.base_url, api_key="unused", default_headers={"api-key": "az"}, max_retries=0
+        )
+        assert headers.videos.list().data == []
+        with pytest.raises(openai.NotFoundError) as missing:
+            profile_client(emu).videos.create(model="sora-2-pro", prompt="p")
+        assert missing.value.code == "DeploymentNotFound"
+
+
+def test_sdk_retries_ride_out_the_rpm_limit() -> None:
+    with Emulator(job_seconds=0.2, rpm=600, rpm_burst=1) as emu:
+        client = sdk(emu, max_retries=3)
+        for _ in range(4):
+            client.videos.list()
+        stats = emu.stats()
+        assert stats["lists"] == 4 and stats["rate_limited"]["rpm"] >= 1
+        assert stats["peak_accepted_per_minute"] == {next(iter(stats["requests_by_key"])): 4}
