@@ -140,15 +140,18 @@ async def run_scenario(scenario: Scenario, items: int, root: Path, seed: int = 7
             VideoRequest(prompt=f"{scenario.name} #{i}" + (f" {scenario.directive}" if i % 4 == 3 else ""))
             for i in range(items)
         ]
-        result = await batch_text_to_video(
-            requests,
-            out=f"{out}/",
-            concurrency=items,
-            credentials=credentials,
-            idempotency_key=f"matrix-{seed}",
-            timeout_seconds=scenario.wait_timeout,
-            resubmit_failed=scenario.resubmit_failed,
-        )
+        try:
+            result = await batch_text_to_video(
+                requests,
+                out=f"{out}/",
+                concurrency=items,
+                credentials=credentials,
+                idempotency_key=f"matrix-{seed}",
+                timeout_seconds=scenario.wait_timeout,
+                resubmit_failed=scenario.resubmit_failed,
+            )
+        except errors.BatchIncomplete as incomplete:  # some items not stored: their results say why
+            result = incomplete.result
         jobs = _all_jobs(emulator)
         stats = emulator.stats()
     faults = stats["faults_total"] + sum(job["status"] == "failed" for job in jobs)

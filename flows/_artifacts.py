@@ -1,9 +1,16 @@
-"""The artifacts a user looks at in the Prefect UI: costs, a summary, links, progress."""
+"""The artifacts a user looks at in the Prefect UI: costs, a summary, links, progress.
+
+Each flow keys its table and summary with its own prefix (``sora-batch-costs``,
+``sora-text-to-video-summary`` ...), so the Artifacts page keeps one timeline per
+flow. The cost table has the columns that fit a laptop screen; the reasons an
+item was not stored go in the summary, the stored files in the link artifacts.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from uuid import UUID
 
@@ -17,7 +24,26 @@ from prefect.artifacts import (
 from prefect.context import FlowRunContext
 
 from prefect_sora.flows.results import VideoResult
-from prefect_sora.models import StoredVideo
+from prefect_sora.models import Video
+
+#: The longest reason quoted in a summary row; the full text is in the result and the logs.
+REASON_CHARS = 200
+
+
+@dataclass(frozen=True)
+class Report:
+    """How one flow names its artifacts: a title for people, a key prefix for the Artifacts page."""
+
+    title: str
+    key: str
+
+    @property
+    def costs_key(self) -> str:
+        return f"{self.key}-costs"
+
+    @property
+    def summary_key(self) -> str:
+        return f"{self.key}-summary"
 
 
 def in_flow_run() -> bool:
@@ -25,18 +51,18 @@ def in_flow_run() -> bool:
     return FlowRunContext.get() is not None
 
 
-async def link_stored(stored: StoredVideo) -> None:
-    """A link artifact to a stored video."""
-    if in_flow_run():
+async def link_stored(result: VideoResult) -> None:
+    """A link artifact to a stored video, titled by item and id (the SHA-256 is in the result)."""
+    if in_flow_run() and result.url:
         await acreate_link_artifact(
-            link=stored.url,
-            link_text=f"{stored.video_id} ({stored.bytes:,} bytes)",
-            description=f"Sora video {stored.video_id}, sha256 {stored.sha256}",
+            link=result.url,
+            link_text=f"{result.video_id} ({_size(result.bytes or 0)})",
+            description=f"Item {result.index}: {result.video_id}",
         )
 
 
 async def publish_results(
-    title: str, results: Sequence[VideoResult], *, estimated: Decimal, actual: Decimal, resume_hint: str
+    report: Report, results: Sequence[VideoResult], *, estimated: Decimal, actual: Decimal, resume_hint: str
 ) -> None:
     """A table of estimated and actual cost per video, and a markdown summary of the run."""
     if not in_flow_run():
@@ -51,12 +77,21 @@ async def publish_results(
             "seconds": r.seconds or "",
             "estimated_usd": str(r.estimated_usd),
             "actual_usd": str(r.actual_usd),
-            "stored_at": r.url or "",
-            "error": r.error or "",
         }
         for r in results
     ]
-    await acreate_table_artifact(table=rows, key="sora-costs", description=f"{title}: cost per video")
+    await acreate_table_artifact(table=rows, key=report.costs_key, description=f"{report.title}: cost per video")
+    await acreate_markdown_artifact(
+        markdown=summary(report.title, results, estimated=estimated, actual=actual, resume_hint=resume_hint),
+        key=report.summary_key,
+        description=report.title,
+    )
+
+
+def summary(
+    title: str, results: Sequence[VideoResult], *, estimated: Decimal, actual: Decimal, resume_hint: str
+) -> str:
+    """The run in a few lines, and one row per video not stored with its id, status and reason."""
     stored = sum(r.ok for r in results)
     lines = [
         f"# {title}",
@@ -69,29 +104,72 @@ async def publish_results(
     if problems:
         lines += ["", "## Not stored", "", "| item | video id | status | reason |", "|---|---|---|---|"]
         lines += [
-            f"| {r.index} | `{r.video_id or '-'}` | {r.status} | {(r.error or '').replace('|', '/')[:200]} |"
+            f"| {r.index} | `{r.video_id or '-'}` | {r.status} | {_cell(r.error or '')[:REASON_CHARS]} |"
             for r in problems
         ]
         lines += ["", resume_hint]
-    await acreate_markdown_artifact(markdown="\n".join(lines), key="sora-summary", description=title)
+    return "\n".join(lines)
 
 
+@dataclass
 class BatchProgress:
-    """One progress artifact for a whole batch, updated at most once a second."""
+    """One progress artifact for a whole batch: the mean of its items' progress.
 
-    def __init__(self, total: int) -> None:
-        self.total = max(1, total)
-        self.done = 0
-        self._id: UUID | None = None
-        self._last = 0.0
+    An item counts 100 once it is finished (stored or not) and its job's own
+    progress while it is generating, so the bar moves before the first video is
+    done. The artifact is written at most once per ``interval`` seconds.
+    """
+
+    total: int
+    interval: float = 1.0
+    finished: int = field(default=0, init=False)
+    generating: dict[str, float] = field(default_factory=dict, init=False)
+    _id: UUID | None = field(default=None, init=False, repr=False)
+    _written: float = field(default=float("-inf"), init=False, repr=False)
+
+    @property
+    def percent(self) -> float:
+        done = 100.0 * self.finished + sum(self.generating.values())
+        return min(100.0, done / max(1, self.total))
 
     async def start(self) -> None:
         if in_flow_run():
-            self._id = await acreate_progress_artifact(progress=0.0, description="Sora batch: videos finished")
+            self._id = await acreate_progress_artifact(
+                progress=0.0, description=f"Sora batch: {self.total} videos, finished or generating"
+            )
+            self._written = time.monotonic()
 
-    async def advance(self, final: bool = False) -> None:
-        self.done += 0 if final else 1
+    async def job_changed(self, video: Video) -> None:
+        """What the wait saw: a job's progress, 100 once completed; a failed job leaves the count."""
+        if video.is_completed:
+            self.generating[video.id] = 100.0
+        elif video.is_terminal:
+            self.generating.pop(video.id, None)  # its item resubmits or finishes
+        else:
+            self.generating[video.id] = video.progress
+        await self._write()
+
+    async def item_finished(self, result: VideoResult) -> None:
+        self.finished += 1
+        for video_id in (result.video_id, *result.failed_video_ids):
+            self.generating.pop(video_id or "", None)
+        await self._write()
+
+    async def finish(self) -> None:
+        await self._write(force=True)
+
+    async def _write(self, force: bool = False) -> None:
         now = time.monotonic()
-        if self._id is not None and (final or now - self._last >= 1.0):
-            self._last = now
-            await aupdate_progress_artifact(self._id, progress=100.0 * self.done / self.total)
+        if self._id is None or (not force and now - self._written < self.interval):
+            return
+        self._written = now  # before the await, so concurrent changes do not all write
+        await aupdate_progress_artifact(self._id, progress=self.percent)
+
+
+def _cell(text: str) -> str:
+    """Text that stays inside one markdown table cell."""
+    return " ".join(text.replace("|", "/").split())
+
+
+def _size(count: int) -> str:
+    return f"{count / 1e6:.1f} MB" if count >= 100_000 else f"{count:,} bytes"

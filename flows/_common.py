@@ -10,8 +10,8 @@ from prefect.context import FlowRunContext
 
 from prefect_sora.blocks.credentials import SoraCredentials
 from prefect_sora.errors import BudgetExceeded, InvalidParameter, VideoNotStored
-from prefect_sora.flows._artifacts import link_stored, publish_results
-from prefect_sora.flows._pipeline import Job, Policy, produce
+from prefect_sora.flows._artifacts import Report, link_stored, publish_results
+from prefect_sora.flows._pipeline import Job, Policy, Run
 from prefect_sora.flows._steps import TaskSteps
 from prefect_sora.flows.results import VideoResult
 from prefect_sora.journal import Journal
@@ -53,7 +53,7 @@ def journal_for(out: str, key: str, journal_url: str | None, storage_options: di
 
 
 async def run_single(
-    title: str,
+    report: Report,
     request: VideoRequest,
     *,
     credentials: SoraCredentials,
@@ -82,20 +82,11 @@ async def run_single(
     journal = journal_for(out, key, journal_url, storage_options)
     await journal.sweep()
     steps = TaskSteps(credentials, out, timeout_seconds, storage_options)
-    logger = run_logger(__name__)
     async with credentials.get_client() as client:
-        result = await produce(
-            job,
-            steps=steps,
-            journal=journal,
-            client=client,
-            policy=policy,
-            logger=logger,
-            storage_options=storage_options,
-            on_stored=link_stored,
-        )
-    hint = f"Rerun with idempotency_key={key!r} to resume without paying twice."
-    await publish_results(title, [result], estimated=result.estimated_usd, actual=result.actual_usd, resume_hint=hint)
+        run = Run(steps, journal, client, policy, storage_options, on_stored=link_stored)
+        result = await run.produce(job)
+    hint = resume_hint(key)
+    await publish_results(report, [result], estimated=result.estimated_usd, actual=result.actual_usd, resume_hint=hint)
     if not result.ok:
         raise VideoNotStored(
             f"Video {result.video_id or '(none)'} {result.status}: {result.error}. {hint}",
@@ -103,5 +94,10 @@ async def run_single(
             reason=result.error_type,
             video_id=result.video_id,
         )
-    logger.info("Stored video %s at %s; cost $%s", result.video_id, result.url, result.actual_usd)
+    run_logger(__name__).info("Stored video %s at %s; cost $%s", result.video_id, result.url, result.actual_usd)
     return result
+
+
+def resume_hint(key: str) -> str:
+    """What to do about videos not stored, in every message and summary that reports them."""
+    return f"Rerun with idempotency_key={key!r} to resume without paying twice."

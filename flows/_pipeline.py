@@ -13,10 +13,9 @@ import asyncio
 import hashlib
 import logging
 import time
-import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -36,6 +35,9 @@ from prefect_sora.journal import Journal, JournalEntry, fingerprint
 from prefect_sora.models import StoredVideo, Video, VideoRequest
 from prefect_sora.pricing import CostEstimate
 from prefect_sora.reconcile import find_matching_job
+from prefect_sora.tasks._common import run_logger
+
+Logger = logging.Logger | logging.LoggerAdapter[logging.Logger]
 
 
 @dataclass(frozen=True)
@@ -88,155 +90,7 @@ class Policy:
             raise InvalidParameter("resubmit_failed", self.resubmit_failed, f"must be 0 to {self.MAX_RESUBMITS}")
 
 
-@dataclass
-class Produced:
-    """Mutable progress of one item, folded into a ``VideoResult`` at the end."""
-
-    job: Job
-    entry: JournalEntry
-    resumed: bool = False
-    completed: bool = False
-    regenerated: Decimal = Decimal("0")
-
-
-async def produce(
-    job: Job,
-    *,
-    steps: Steps,
-    journal: Journal,
-    client: SoraClient,
-    policy: Policy,
-    logger: logging.Logger | logging.LoggerAdapter[logging.Logger],
-    storage_options: dict[str, Any] | None = None,
-    on_stored: Callable[[StoredVideo], Awaitable[None]] | None = None,
-    entry: JournalEntry | None = None,
-) -> VideoResult:
-    """Take one job from wherever the journal says it is to a stored file.
-
-    Any failure ends in a result that keeps the job's id, never in an exception:
-    one item of a batch must not stop or lose the others. Errors that are not
-    the API's (a disk that fills up, a bug) are logged with their traceback.
-    """
-    entry = entry or await journal.load(job.index, job.fingerprint())
-    state = Produced(job, entry, resumed=entry.state != "new")
-    try:
-        return await _produce(
-            state,
-            steps=steps,
-            journal=journal,
-            client=client,
-            policy=policy,
-            logger=logger,
-            storage_options=storage_options,
-            on_stored=on_stored,
-        )
-    except Exception as exc:
-        logger.exception("Item %d: unexpected %s", job.index, type(exc).__name__)
-        return _result(state, "error", error=exc, video_id=entry.video_id)
-
-
-async def _produce(
-    state: Produced,
-    *,
-    steps: Steps,
-    journal: Journal,
-    client: SoraClient,
-    policy: Policy,
-    logger: logging.Logger | logging.LoggerAdapter[logging.Logger],
-    storage_options: dict[str, Any] | None,
-    on_stored: Callable[[StoredVideo], Awaitable[None]] | None,
-) -> VideoResult:
-    job, entry = state.job, state.entry
-    if entry.state == "stored" and entry.stored is not None:
-        if await _exists(entry.stored.url, storage_options):
-            logger.info("Item %d: video %s already stored at %s", job.index, entry.video_id, entry.stored.url)
-            state.completed = True
-            return _result(state, "stored", stored=entry.stored)
-        entry.state = "submitted"  # the file went missing: fetch it again
-    if entry.state == "failed" and len(entry.failed_ids) > policy.resubmit_failed:
-        # An earlier run saw this job fail; resubmitting is the policy's call, not a rerun's.
-        error = JobFailed(entry.failure or "Job failed", code=entry.failure_code, video_id=entry.failed_ids[-1])
-        return _result(state, "failed", error=error, video_id=error.video_id)
-    while True:
-        try:
-            video = await _ensure_submitted(state, steps, journal, client, logger)
-            completed = await steps.wait(video)
-            state.completed = True  # billed from here on, whatever happens to the download
-            stored = await steps.fetch(completed.id)
-        except JobFailed as exc:
-            entry.failed_ids.append(exc.video_id or entry.video_id or "")
-            entry.state, entry.video_id = "failed", None
-            entry.failure_code, entry.failure = exc.code, exc.message
-            await journal.save(entry)
-            if len(entry.failed_ids) <= policy.resubmit_failed:
-                logger.warning("Item %d: job %s failed (%s); resubmitting", job.index, exc.video_id, exc.code)
-                entry.state = "new"
-                continue
-            return _result(state, "failed", error=exc, video_id=exc.video_id)
-        except ContentExpired as exc:
-            state.completed = True  # expired content was paid for when it completed
-            if policy.regenerate_expired and not state.regenerated:
-                logger.warning("Item %d: content of %s expired; regenerating (pays again)", job.index, exc.video_id)
-                state.regenerated = job.estimate.total_usd
-                entry.state, entry.video_id = "new", None
-                continue
-            return _result(state, "expired", error=exc, video_id=exc.video_id)
-        except WaitTimeout as exc:
-            return _result(state, "timed_out", error=exc, video_id=exc.video_id)
-        except SoraError as exc:
-            return _result(state, "error", error=exc, video_id=exc.video_id)
-        entry.state, entry.stored = "stored", stored
-        await journal.save(entry)
-        if on_stored is not None:
-            await on_stored(stored)
-        return _result(state, "stored", stored=stored)
-
-
-async def _ensure_submitted(
-    state: Produced,
-    steps: Steps,
-    journal: Journal,
-    client: SoraClient,
-    logger: logging.Logger | logging.LoggerAdapter[logging.Logger],
-) -> Video | str:
-    """The job's id from the journal, a lookup after a crash mid-create, or a new create."""
-    entry, job = state.entry, state.job
-    if entry.video_id is not None:
-        logger.info("Item %d: resuming video %s without a new create", job.index, entry.video_id)
-        return entry.video_id
-    gate = _gates.setdefault(journal, _SubmitGate())
-    if entry.state == "submitting" and entry.submitting_since is not None:
-        match = {"prompt": job.request.prompt}
-        if job.remix_of:
-            match["remixed_from_video_id"] = job.remix_of
-        else:
-            match.update(model=job.request.model, size=job.request.size, seconds=job.request.seconds)
-        async with gate.lookup():
-            known = await journal.known_ids()
-            try:
-                found = await find_matching_job(client, match, since=entry.submitting_since, exclude_ids=known)
-            except SoraError as exc:
-                raise SubmissionUncertain(
-                    f"Item {job.index} was being submitted when the last run stopped and GET /videos "
-                    "could not tell whether a job was made; rerun later with the same idempotency key",
-                ) from exc
-            if found is not None:
-                logger.info("Item %d: found video %s made by an interrupted run", job.index, found.id)
-                entry.state, entry.video_id = "submitted", found.id
-                await journal.save(entry)
-                return found
-    async with gate.create():
-        known = await journal.known_ids()
-        entry.state, entry.submitting_since = "submitting", time.time()
-        await journal.save(entry)
-        key = f"{journal.key}-{job.index}-{len(entry.failed_ids)}"
-        video = await steps.submit(job, idempotency_key=key, exclude_ids=known)
-        entry.state, entry.video_id = "submitted", video.id
-        await journal.save(entry)
-    return video
-
-
-class _SubmitGate:
+class SubmitGate:
     """Keeps one run's lookups of cut-off creates apart from each other and from its items' creates.
 
     ``known_ids`` only holds ids already written to the journal; without this, two
@@ -277,38 +131,168 @@ class _SubmitGate:
                 self._changed.notify_all()
 
 
-#: One gate per journal object, i.e. per run: every item of a batch shares its run's journal.
-_gates: weakref.WeakKeyDictionary[Journal, _SubmitGate] = weakref.WeakKeyDictionary()
+@dataclass
+class Run:
+    """What every video of one flow run shares, and producing one of them.
+
+    Attributes:
+        steps: How to submit, wait and fetch (the atomic tasks or one shared client).
+        journal: The run's records, one per item.
+        client: For looking up a create cut off mid-request.
+        policy: What to do on its own about failed jobs and expired content.
+        storage_options: fsspec options for the outputs.
+        on_stored: Awaited with the result of each video this run stores (a link artifact).
+        gate: The run's one submit gate, shared by all of its items.
+    """
+
+    steps: Steps
+    journal: Journal
+    client: SoraClient
+    policy: Policy = field(default_factory=Policy)
+    storage_options: dict[str, Any] | None = None
+    on_stored: Callable[[VideoResult], Awaitable[None]] | None = None
+    gate: SubmitGate = field(default_factory=SubmitGate, init=False, repr=False)
+
+    async def produce(self, job: Job, entry: JournalEntry | None = None) -> VideoResult:
+        """Take one job from wherever the journal says it is to a stored file.
+
+        Any failure ends in a result that keeps the job's id, never in an exception:
+        one item of a batch must not stop or lose the others. Errors that are not
+        the API's (a disk that fills up, a bug) are logged with their traceback.
+        """
+        entry = entry or await self.journal.load(job.index, job.fingerprint())
+        item = _Item(job, entry, resumed=entry.stage != "new")
+        logger = run_logger(__name__)
+        try:
+            return await self._produce(item, logger)
+        except Exception as exc:
+            logger.exception("Item %d: unexpected %s", job.index, type(exc).__name__)
+            return item.result("error", error=exc)
+
+    async def _produce(self, item: _Item, logger: Logger) -> VideoResult:
+        job, entry = item.job, item.entry
+        if entry.stage == "stored" and entry.stored is not None:
+            if await _exists(entry.stored.url, self.storage_options):
+                logger.info("Item %d: video %s already stored at %s", job.index, entry.video_id, entry.stored.url)
+                item.billed = True
+                return item.result("stored", stored=entry.stored)
+            entry.to_submitted(entry.stored.video_id)  # the file went missing: fetch it again
+        if entry.stage == "failed" and len(entry.failed_ids) > self.policy.resubmit_failed:
+            # An earlier run saw this job fail; resubmitting is the policy's call, not a rerun's.
+            error = JobFailed(entry.failure or "Job failed", code=entry.failure_code, video_id=entry.failed_ids[-1])
+            return item.result("failed", error=error, video_id=error.video_id)
+        while True:
+            try:
+                video = await self._ensure_submitted(item, logger)
+                completed = await self.steps.wait(video)
+                item.billed = True  # billed from here on, whatever happens to the download
+                stored = await self.steps.fetch(completed.id)
+            except JobFailed as exc:
+                await self.journal.save(entry.to_failed(exc.video_id, code=exc.code, message=exc.message))
+                if len(entry.failed_ids) <= self.policy.resubmit_failed:
+                    logger.warning("Item %d: job %s failed (%s); resubmitting", job.index, exc.video_id, exc.code)
+                    entry.to_new()
+                    continue
+                return item.result("failed", error=exc, video_id=exc.video_id)
+            except ContentExpired as exc:
+                item.billed = True  # expired content was paid for when it completed
+                if self.policy.regenerate_expired and not item.paid_again:
+                    logger.warning("Item %d: content of %s expired; regenerating (pays again)", job.index, exc.video_id)
+                    item.paid_again = job.estimate.total_usd
+                    entry.to_new()
+                    continue
+                return item.result("expired", error=exc, video_id=exc.video_id)
+            except WaitTimeout as exc:
+                return item.result("timed_out", error=exc, video_id=exc.video_id)
+            except SoraError as exc:
+                return item.result("error", error=exc, video_id=exc.video_id)
+            await self.journal.save(entry.to_stored(stored))
+            result = item.result("stored", stored=stored)
+            if self.on_stored is not None:
+                await self.on_stored(result)
+            return result
+
+    async def _ensure_submitted(self, item: _Item, logger: Logger) -> Video | str:
+        """The job's id from the journal, a lookup after a crash mid-create, or a new create."""
+        entry, job = item.entry, item.job
+        if entry.video_id is not None:
+            logger.info("Item %d: resuming video %s without a new create", job.index, entry.video_id)
+            return entry.video_id
+        if entry.stage == "submitting" and entry.submitting_since is not None:
+            found = await self._look_up(item, entry.submitting_since, logger)
+            if found is not None:
+                return found
+        async with self.gate.create():
+            known = await self.journal.known_ids()
+            await self.journal.save(entry.to_submitting(time.time()))
+            key = f"{self.journal.key}-{job.index}-{len(entry.failed_ids)}"
+            video = await self.steps.submit(job, idempotency_key=key, exclude_ids=known)
+            await self.journal.save(entry.to_submitted(video.id))
+        return video
+
+    async def _look_up(self, item: _Item, since: float, logger: Logger) -> Video | None:
+        """The job an interrupted create made, if ``GET /videos`` shows one; recorded before the gate opens."""
+        job, entry = item.job, item.entry
+        match = {"prompt": job.request.prompt}
+        if job.remix_of:
+            match["remixed_from_video_id"] = job.remix_of
+        else:
+            match.update(model=job.request.model, size=job.request.size, seconds=job.request.seconds)
+        async with self.gate.lookup():
+            known = await self.journal.known_ids()
+            try:
+                found = await find_matching_job(self.client, match, since=since, exclude_ids=known)
+            except SoraError as exc:
+                raise SubmissionUncertain(
+                    f"Item {job.index} was being submitted when the last run stopped and GET /videos "
+                    "could not tell whether a job was made; rerun later with the same idempotency key",
+                ) from exc
+            if found is not None:
+                logger.info("Item %d: found video %s made by an interrupted run", job.index, found.id)
+                await self.journal.save(entry.to_submitted(found.id))
+        return found
 
 
-def _result(
-    state: Produced,
-    status: ItemStatus,
-    *,
-    stored: StoredVideo | None = None,
-    error: BaseException | None = None,
-    video_id: str | None = None,
-) -> VideoResult:
-    job = state.job
-    return VideoResult(
-        index=job.index,
-        prompt=job.request.prompt,
-        model=job.request.model,
-        size=job.request.size,
-        seconds=job.request.seconds,
-        video_id=stored.video_id if stored else video_id or state.entry.video_id,
-        status=status,
-        url=stored.url if stored else None,
-        bytes=stored.bytes if stored else None,
-        sha256=stored.sha256 if stored else None,
-        estimated_usd=job.estimate.total_usd,
-        actual_usd=state.regenerated + (job.estimate.total_usd if state.completed else Decimal("0")),
-        error_type=type(error).__name__ if error else None,
-        error_code=getattr(error, "code", None) if error else None,
-        error=str(error) if error else None,
-        resumed=state.resumed,
-        failed_video_ids=[i for i in state.entry.failed_ids if i],
-    )
+@dataclass
+class _Item:
+    """One job's way through a run, folded into its ``VideoResult`` at the end."""
+
+    job: Job
+    entry: JournalEntry
+    resumed: bool = False
+    #: The job completed, so it is paid for, whatever happens to the download.
+    billed: bool = False
+    #: The price of a video generated again after its content expired.
+    paid_again: Decimal = Decimal("0")
+
+    def result(
+        self,
+        status: ItemStatus,
+        *,
+        stored: StoredVideo | None = None,
+        error: BaseException | None = None,
+        video_id: str | None = None,
+    ) -> VideoResult:
+        job = self.job
+        return VideoResult(
+            index=job.index,
+            prompt=job.request.prompt,
+            model=job.request.model,
+            size=job.request.size,
+            seconds=job.request.seconds,
+            video_id=stored.video_id if stored else video_id or self.entry.video_id,
+            status=status,
+            url=stored.url if stored else None,
+            bytes=stored.bytes if stored else None,
+            sha256=stored.sha256 if stored else None,
+            estimated_usd=job.estimate.total_usd,
+            actual_usd=self.paid_again + (job.estimate.total_usd if self.billed else Decimal("0")),
+            error_type=type(error).__name__ if error else None,
+            error_code=getattr(error, "code", None) if error else None,
+            error=str(error) if error else None,
+            resumed=self.resumed,
+            failed_video_ids=[i for i in self.entry.failed_ids if i],
+        )
 
 
 async def _exists(url: str, storage_options: dict[str, Any] | None) -> bool:

@@ -7,12 +7,16 @@ from typing import Any
 from prefect import flow
 
 from prefect_sora.blocks.credentials import SoraCredentials
+from prefect_sora.flows._artifacts import Report
 from prefect_sora.flows._common import run_single
 from prefect_sora.flows._credentials import resolve_credentials
 from prefect_sora.flows.results import VideoResult
 from prefect_sora.models import VideoSeconds
 from prefect_sora.tasks._common import load_input_reference
 from prefect_sora.validation import validate_request
+
+#: The title and artifact keys (sora-image-to-video-costs, sora-image-to-video-summary) of its runs.
+REPORT = Report("Sora image-to-video", "sora-image-to-video")
 
 
 @flow(name="sora-image-to-video", log_prints=False)
@@ -85,7 +89,7 @@ async def image_to_video(
     request = validate_request(prompt=prompt, model=model, seconds=seconds, size=size, table=creds.prices())
     reference = await load_input_reference(image_url, request.size, image_storage_options)
     return await run_single(
-        "Sora image-to-video",
+        REPORT,
         request,
         credentials=creds,
         max_cost_usd=max_cost_usd,

@@ -8,10 +8,14 @@ from prefect import flow
 
 from prefect_sora.blocks.credentials import SoraCredentials
 from prefect_sora.errors import InvalidParameter
+from prefect_sora.flows._artifacts import Report
 from prefect_sora.flows._common import run_single
 from prefect_sora.flows._credentials import resolve_credentials
 from prefect_sora.flows.results import VideoResult
 from prefect_sora.validation import check_prompt, check_video_id, validate_request
+
+#: The title and artifact keys (sora-remix-costs, sora-remix-summary) of its runs.
+REPORT = Report("Sora remix", "sora-remix")
 
 
 @flow(name="sora-remix-video", log_prints=False)
@@ -79,7 +83,7 @@ async def remix_video(
         table=creds.prices(),
     )
     return await run_single(
-        "Sora remix",
+        REPORT,
         request,
         credentials=creds,
         max_cost_usd=max_cost_usd,

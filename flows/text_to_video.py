@@ -7,11 +7,15 @@ from typing import Any
 from prefect import flow
 
 from prefect_sora.blocks.credentials import SoraCredentials
+from prefect_sora.flows._artifacts import Report
 from prefect_sora.flows._common import run_single
 from prefect_sora.flows._credentials import resolve_credentials
 from prefect_sora.flows.results import VideoResult
 from prefect_sora.models import VideoSeconds
 from prefect_sora.validation import validate_request
+
+#: The title and artifact keys (sora-text-to-video-costs, sora-text-to-video-summary) of its runs.
+REPORT = Report("Sora text-to-video", "sora-text-to-video")
 
 
 @flow(name="sora-text-to-video", log_prints=False)
@@ -72,7 +76,7 @@ async def text_to_video(
     creds = await resolve_credentials(credentials)
     request = validate_request(prompt=prompt, model=model, seconds=seconds, size=size, table=creds.prices())
     return await run_single(
-        "Sora text-to-video",
+        REPORT,
         request,
         credentials=creds,
         max_cost_usd=max_cost_usd,

@@ -1,14 +1,16 @@
 """A small write-ahead journal that makes reruns resume instead of paying again.
 
 One JSON record per request item under ``{root}/{idempotency_key}/``, written
-through fsspec (so it can sit beside the videos on S3 as well as on disk):
+through fsspec (so it can sit beside the videos on S3 as well as on disk).
+An item moves through these stages, each by one method of its entry:
 
-* ``submitting``: written *before* the create is sent, with the time, so a
-  process killed mid-request leaves a trace. A rerun looks the job up with
-  ``GET /videos`` instead of blindly creating it again.
-* ``submitted``: the job id is known; a rerun waits on it and never creates.
-* ``failed``: the job failed (not billed); resubmitted only under an explicit policy.
-* ``stored``: the content is stored; a rerun checks the file and skips the item.
+* ``new``: nothing sent yet (``to_new`` also starts over after a failed or expired job).
+* ``submitting`` (``to_submitting``): written *before* the create is sent, with the
+  time, so a process killed mid-request leaves a trace. A rerun looks the job up
+  with ``GET /videos`` instead of blindly creating it again.
+* ``submitted`` (``to_submitted``): the job id is known; a rerun waits on it and never creates.
+* ``failed`` (``to_failed``): the job failed (not billed); resubmitted only under an explicit policy.
+* ``stored`` (``to_stored``): the content is stored; a rerun checks the file and skips the item.
 
 Each item's record is written only by the coroutine handling that item, and
 each write replaces the whole record atomically, so no locking is needed.
@@ -28,21 +30,22 @@ from typing import Any, Literal
 
 import fsspec
 from fsspec import AbstractFileSystem
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field
 
 from prefect_sora.errors import InvalidParameter
 from prefect_sora.models import StoredVideo
 
-EntryState = Literal["new", "submitting", "submitted", "failed", "stored"]
+Stage = Literal["new", "submitting", "submitted", "failed", "stored"]
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")
 
 
 class JournalEntry(BaseModel):
-    """What is known about one request item of a run."""
+    """What is known about one request item of a run, and the moves between its stages."""
 
     index: int
     fingerprint: str
-    state: EntryState = "new"
+    # Records written before 0.2 call it "state"; they still load.
+    stage: Stage = Field(default="new", validation_alias=AliasChoices("stage", "state"))
     video_id: str | None = None
     submitting_since: float | None = None
     failed_ids: list[str] = Field(default_factory=list)
@@ -50,6 +53,33 @@ class JournalEntry(BaseModel):
     failure: str | None = None
     stored: StoredVideo | None = None
     updated_at: float | None = None
+
+    def to_new(self) -> JournalEntry:
+        """Start over: the next step is a new create (after a failed job, or expired content)."""
+        self.stage, self.video_id = "new", None
+        return self
+
+    def to_submitting(self, since: float) -> JournalEntry:
+        """A create is about to be sent; a rerun looks for a job made since ``since``."""
+        self.stage, self.submitting_since = "submitting", since
+        return self
+
+    def to_submitted(self, video_id: str) -> JournalEntry:
+        """The job exists: wait on it, never create it again."""
+        self.stage, self.video_id = "submitted", video_id
+        return self
+
+    def to_failed(self, video_id: str | None, *, code: str | None, message: str) -> JournalEntry:
+        """The job ``video_id`` failed (not billed); it counts against the resubmit policy."""
+        self.failed_ids.append(video_id or self.video_id or "")
+        self.stage, self.video_id = "failed", None
+        self.failure_code, self.failure = code, message
+        return self
+
+    def to_stored(self, stored: StoredVideo) -> JournalEntry:
+        """The content is stored at ``stored.url``."""
+        self.stage, self.stored = "stored", stored
+        return self
 
 
 def fingerprint(fields: dict[str, Any]) -> str:

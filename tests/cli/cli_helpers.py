@@ -21,3 +21,19 @@ def probe(path: Path) -> tuple[int, int, float]:
         frame = next(container.decode(video=0))
         assert container.duration is not None
         return frame.width, frame.height, container.duration / av.time_base
+
+
+def last_flow_run_state(flow_name: str) -> str:
+    """The type of the newest run of ``flow_name`` on the Prefect server, as the UI shows it."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    with get_client(sync_client=True) as client:
+        (run,) = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
+            sort=FlowRunSort.EXPECTED_START_TIME_DESC,
+            limit=1,
+        )
+    assert run.state is not None
+    return run.state.type.value

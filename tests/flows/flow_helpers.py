@@ -1,7 +1,8 @@
-"""What the flow tests check outside the code under test: the stored MP4, the emulator's jobs, the artifacts."""
+"""What the flow tests check outside the code under test: the stored MP4, the emulator's jobs, artifacts, task runs."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from pathlib import Path
@@ -12,8 +13,8 @@ import av
 import fsspec
 import httpx
 from prefect import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
-from prefect.client.schemas.objects import Artifact
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, FlowRunFilter, FlowRunFilterId
+from prefect.client.schemas.objects import Artifact, TaskRun
 
 from prefect_sora.emulator import Emulator
 
@@ -64,3 +65,21 @@ async def artifacts_of(flow_run_id: UUID) -> list[Artifact]:
         return await client.read_artifacts(
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
         )
+
+
+async def task_runs_of(flow_run_id: UUID, *, settle: float = 10.0) -> list[TaskRun]:
+    """The flow run's task runs once the server shows every one of them in a final state.
+
+    Task run states reach the server as events, processed a moment later, so a
+    read right after the flow returns may still show them running.
+    """
+    deadline = time.monotonic() + settle
+    async with get_client() as client:
+        while True:
+            runs = await client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+            )
+            if runs and all(run.state is not None and run.state.is_final() for run in runs):
+                return runs
+            assert time.monotonic() < deadline, f"task runs not final after {settle}s: {runs}"
+            await asyncio.sleep(0.1)

@@ -32,12 +32,12 @@ def test_a_text_to_video_run_has_cost_table_summary_link_and_progress_artifacts(
     artifacts = asyncio.run(artifacts_of(state.state_details.flow_run_id))
 
     (table,) = [a for a in artifacts if a.type == "table"]
-    assert table.key == "sora-costs"
+    assert table.key == "sora-text-to-video-costs"
     rows = json.loads(table.data)
     assert [(row["video_id"], row["status"], row["estimated_usd"], row["actual_usd"]) for row in rows] == [
         (result.video_id, "stored", "0.40", "0.40")
     ]
-    (summary,) = [a for a in artifacts if a.key == "sora-summary"]
+    (summary,) = [a for a in artifacts if a.key == "sora-text-to-video-summary"]
     assert summary.type == "markdown"
     assert "1 of 1" in summary.data and "$0.40" in summary.data
     assert links_in(artifacts) == [result.url]
@@ -58,15 +58,15 @@ def test_a_batch_summary_names_the_items_not_stored_and_how_to_resume(
     state = asyncio.run(
         batch_text_to_video(requests, out=out, credentials=credentials, idempotency_key="summary-1", return_state=True)
     )
-    batch = state.result()
+    batch = state.result(raise_on_failure=False).result
 
     artifacts = asyncio.run(artifacts_of(state.state_details.flow_run_id))
 
-    (summary,) = [a for a in artifacts if a.key == "sora-summary"]
+    (summary,) = [a for a in artifacts if a.key == "sora-batch-summary"]
     assert "2 of 3" in summary.data
     assert f"`{batch.items[1].video_id}`" in summary.data and "moderation" in summary.data
     assert "idempotency_key='summary-1'" in summary.data
-    (table,) = [a for a in artifacts if a.key == "sora-costs"]
+    (table,) = [a for a in artifacts if a.key == "sora-batch-costs"]
     rows = json.loads(table.data)
     assert [Decimal(row["actual_usd"]) for row in rows] == [Decimal("0.40"), Decimal("0"), Decimal("0.40")]
     assert sorted(links_in(artifacts)) == sorted(item.url for item in batch.items if item.ok)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from decimal import Decimal
 
 import pytest
-from flow_helpers import local_path, probe, sha256_of
+from flow_helpers import local_path, probe, sha256_of, task_runs_of
 
 from prefect_sora.blocks import SoraCredentials
 from prefect_sora.emulator import Emulator
-from prefect_sora.errors import BudgetExceeded, InvalidParameter
+from prefect_sora.errors import BatchIncomplete, BudgetExceeded, InvalidParameter
 from prefect_sora.flows import batch_text_to_video
 from prefect_sora.models import VideoRequest
 
@@ -57,7 +58,9 @@ def test_failed_items_keep_their_id_and_error_while_the_others_are_all_stored(
         VideoRequest(prompt="Macro shot of dew", model="sora-2-pro"),
     ]
 
-    batch = asyncio.run(batch_text_to_video(requests, out=out, credentials=credentials, idempotency_key="mixed-1"))
+    with pytest.raises(BatchIncomplete, match="3 of 5 videos stored") as incomplete:
+        asyncio.run(batch_text_to_video(requests, out=out, credentials=credentials, idempotency_key="mixed-1"))
+    batch = incomplete.value.result
 
     assert [item.index for item in batch.items] == [0, 1, 2, 3, 4]
     assert [item.status for item in batch.items] == ["stored", "failed", "stored", "failed", "stored"]
@@ -96,3 +99,41 @@ def test_concurrency_bounds_the_jobs_in_flight(sora_emulator: Emulator, credenti
         in_flight += change
         peak = max(peak, in_flight)
     assert peak == 3
+
+
+def test_an_item_not_stored_fails_its_task_run_and_the_flow_run_saying_how_many_were_stored(
+    sora_emulator: Emulator, credentials: SoraCredentials, out: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    requests = [
+        VideoRequest(prompt="A paper boat"),
+        VideoRequest(prompt="Forbidden [emulator:fail=moderation_blocked]"),
+        VideoRequest(prompt="Dew on a web"),
+    ]
+    caplog.set_level(logging.INFO)
+
+    state = asyncio.run(
+        batch_text_to_video(requests, out=out, credentials=credentials, idempotency_key="visible-1", return_state=True)
+    )
+
+    # The flow run is Failed, not green, and says how many of how many were stored.
+    assert state.is_failed()
+    assert "2 of 3 videos stored" in (state.message or "")
+    incomplete = state.result(raise_on_failure=False)
+    assert isinstance(incomplete, BatchIncomplete)
+    assert "idempotency_key='visible-1'" in str(incomplete)
+    batch = incomplete.result
+    failed = batch.items[1]
+    assert (batch.stored, batch.failed, failed.status) == (2, 1, "failed")
+    # Its task run is Failed with the id, status and reason; the others Completed.
+    runs = {run.name: run for run in asyncio.run(task_runs_of(state.state_details.flow_run_id))}
+    produced = {name: run.state for name, run in runs.items() if name.startswith("video-")}
+    assert {name: s.type.value for name, s in produced.items()} == {
+        "video-0": "COMPLETED",
+        "video-1": "FAILED",
+        "video-2": "COMPLETED",
+    }
+    message = produced["video-1"].message or ""
+    assert failed.video_id and failed.video_id in message and "failed" in message and "moderation" in message
+    # One WARNING line for the item not stored, naming its job; none for the stored ones.
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert [w for w in warnings if w.startswith("Item ")] == [message]

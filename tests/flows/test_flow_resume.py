@@ -105,7 +105,7 @@ def test_a_flow_retry_after_a_failed_download_resumes_the_submitted_job(
 def leave_submitting(out: str, key: str, request: VideoRequest, index: int = 0) -> None:
     """Write the journal as a process killed in the middle of its create would leave it."""
     job = Job(index=index, request=request, estimate=estimate(request.model, request.size, int(request.seconds)))
-    entry = JournalEntry(index=index, fingerprint=job.fingerprint(), state="submitting", submitting_since=time.time())
+    entry = JournalEntry(index=index, fingerprint=job.fingerprint()).to_submitting(time.time())
     asyncio.run(Journal(f"{out}.prefect-sora/journal", key).save(entry))
 
 

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from prefect_sora.cli._exit import API_FAILURE, exit_codes
 from prefect_sora.cli._run import run_flow
-from prefect_sora.errors import InvalidParameter
+from prefect_sora.errors import BatchIncomplete, InvalidParameter
 from prefect_sora.validation import normalize_seconds
 
 out_console = Console(highlight=False, soft_wrap=True)
@@ -100,23 +100,27 @@ def batch(
         from prefect_sora.flows import batch_text_to_video
 
         requests = read_requests(file)
-        result = run_flow(
-            lambda credentials: batch_text_to_video(
-                requests,
-                out=out,
-                max_cost_usd=max_cost_usd,
-                concurrency=concurrency,
-                credentials=credentials,
-                idempotency_key=idempotency_key,
-                timeout_seconds=timeout,
-            ),
-            videos=len(requests),
-            block=block,
-            base_url=base_url,
-            emulator=emulator,
-            job_seconds=emulator_job_seconds,
-            verbose=verbose,
-        )
+        try:
+            result = run_flow(
+                lambda credentials: batch_text_to_video(
+                    requests,
+                    out=out,
+                    max_cost_usd=max_cost_usd,
+                    concurrency=concurrency,
+                    credentials=credentials,
+                    idempotency_key=idempotency_key,
+                    timeout_seconds=timeout,
+                ),
+                videos=len(requests),
+                block=block,
+                base_url=base_url,
+                emulator=emulator,
+                job_seconds=emulator_job_seconds,
+                verbose=verbose,
+            )
+        except BatchIncomplete as incomplete:
+            # The flow run ended Failed; the items (stored ones too) are printed all the same.
+            result = incomplete.result
     if as_json:
         typer.echo(result.model_dump_json())
     else:
