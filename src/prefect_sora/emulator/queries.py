@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Literal
+from collections.abc import Mapping, Sequence
+from typing import Literal, TypeVar
 
 from prefect_sora.emulator.errors import invalid
 
@@ -48,3 +48,21 @@ def validate_variant(query: Mapping[str, str]) -> str:
             code="invalid_value",
         )
     return variant
+
+
+T = TypeVar("T")
+
+
+def page_of(items: Sequence[T], ids: Sequence[str], *, limit: int, after: str | None) -> tuple[Sequence[T], bool]:
+    """The `limit` items after the one with id `after` (from the start without), and whether more follow.
+
+    Raises:
+        APIError: 400 `invalid_cursor` when no item has the id `after`.
+    """
+    start = 0
+    if after is not None:
+        if after not in ids:
+            raise invalid(f"Invalid 'after': no video with id '{after}'.", param="after", code="invalid_cursor")
+        start = ids.index(after) + 1
+    page = items[start : start + limit]
+    return page, start + len(page) < len(items)

@@ -4,34 +4,27 @@ Routes run on the server's event loop while `Emulator.stats()` / `configure()` a
 from the test's thread, so every read and write goes through one lock. The lock is held
 for microseconds (dict look-ups and counter bumps), never across I/O.
 
-The HTTP semantics of job state live here too, in one place:
-
-- content of a queued or in-progress job: 409 `video_not_ready`; of a failed job (or one
-  that ended `cancelled`, `error`, `rejected` ...): 409 `video_failed`; of a job that ended
-  `expired`, or after `expires_at`: 410 `video_expired`; of a job that ended with any other
-  status: 409 `video_not_ready`;
-- remix, extension or edit of a source that is not completed: the same refusals;
-- delete of a queued or in-progress job: 409 `video_in_progress`;
-- a create (remix, extension, edit) while the key has `max_running_jobs` jobs queued or in
-  progress: 429 `too_many_running_jobs`, with `retry-after` until the first of them ends.
+Which refusal a job's state calls for is decided in `prefect_sora.emulator.rules`.
 """
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from prefect_sora.emulator.characters import Characters
 from prefect_sora.emulator.config import EmulatorConfig, Endpoint, FaultKind
 from prefect_sora.emulator.directives import DirectiveError, parse_directives
 from prefect_sora.emulator.errors import APIError, invalid, not_found
 from prefect_sora.emulator.faults import FaultPlanner
 from prefect_sora.emulator.ids import new_video_id
-from prefect_sora.emulator.jobs import FAILURE_LIKE, PENDING, Clock, Job, Kind, Slots, plan_job
+from prefect_sora.emulator.jobs import PENDING, Clock, Job, Kind, Slots, plan_job
 from prefect_sora.emulator.limits import Admission, Limits
 from prefect_sora.emulator.profiles import PROFILES, Profile
+from prefect_sora.emulator.queries import page_of
+from prefect_sora.emulator.rules import check_running, expired, require_completed, require_finished
 from prefect_sora.emulator.stats import Stats
 from prefect_sora.emulator.validation import CreateRequest, ModelRules
 from prefect_sora.emulator.views import VideoStyle
@@ -63,11 +56,6 @@ class Ticket:
         return self.admission is not None and not self.admission.allowed
 
 
-def _retry_headers(wait: float) -> dict[str, str]:
-    # Whole seconds rounded up (at least 1), and the precise wait (at least 100 ms).
-    return {"retry-after": str(max(1, math.ceil(wait))), "retry-after-ms": str(max(100, math.ceil(wait * 1000)))}
-
-
 class EmulatorState:
     """The mutable heart of one emulator; every method is thread-safe."""
 
@@ -76,7 +64,7 @@ class EmulatorState:
         self.clock = clock or Clock()
         self.lock = threading.RLock()
         self.jobs: dict[str, Job] = {}
-        self.characters: dict[str, dict[str, object]] = {}
+        self.characters = Characters()
         self.stats = Stats()
         self.limits = Limits()
         self.faults = FaultPlanner(config.seed)
@@ -135,24 +123,6 @@ class EmulatorState:
             raise not_found(video_id)
         return job
 
-    def _check_running(self, label: str, now: float) -> None:
-        limit = self.config.max_running_jobs
-        if limit is None:
-            return
-        running = [job for job in self.jobs.values() if job.key_label == label and job.status_at(now)[0] in PENDING]
-        if len(running) < limit:
-            return
-        ends = [job.plan.ends_at for job in running if job.plan.ends_at is not None]
-        wait = min(ends) - now if ends else self.config.retry_after_seconds
-        self.stats.rate_limited["running_jobs"] += 1
-        raise APIError(
-            429,
-            f"Too many running jobs for this key: limit {limit}. Wait for one to finish and try again.",
-            type="rate_limit_error",
-            code="too_many_running_jobs",
-            headers=_retry_headers(wait),
-        )
-
     def create(
         self,
         request: CreateRequest,
@@ -168,8 +138,18 @@ class EmulatorState:
             raise invalid(str(exc), param="prompt", code="invalid_emulator_directive") from None
         with self.lock:
             now = self.clock.now()
-            self._check_running(key_label, now)
             config = self.config
+            try:
+                check_running(
+                    self.jobs.values(),
+                    key_label,
+                    now,
+                    limit=config.max_running_jobs,
+                    fallback=config.retry_after_seconds,
+                )
+            except APIError:
+                self.stats.rate_limited["running_jobs"] += 1
+                raise
             plan = plan_job(config, seq=self._seq, now=now, directives=directives)
             self._seq += 1
             self._slots.admit(plan, config.max_running)
@@ -195,7 +175,7 @@ class EmulatorState:
         """The job a remix, extension or edit starts from; it must exist and be completed."""
         with self.lock:
             job = self._get(video_id)
-            self._require_completed(job, self.clock.now())
+            require_completed(job, self.clock.now())
             return job
 
     def poll(self, video_id: str) -> tuple[dict[str, object], bool]:
@@ -213,13 +193,7 @@ class EmulatorState:
             jobs = list(self.jobs.values())
             if order == "desc":
                 jobs.reverse()
-            start = 0
-            if after is not None:
-                ids = [job.id for job in jobs]
-                if after not in ids:
-                    raise invalid(f"Invalid 'after': no video with id '{after}'.", param="after", code="invalid_cursor")
-                start = ids.index(after) + 1
-            page = jobs[start : start + limit]
+            page, has_more = page_of(jobs, [job.id for job in jobs], limit=limit, after=after)
             data = [self.style.render(job, now) for job in page]
             self.stats.lists += 1
         return {
@@ -227,21 +201,13 @@ class EmulatorState:
             "data": data,
             "first_id": page[0].id if page else None,
             "last_id": page[-1].id if page else None,
-            "has_more": start + len(page) < len(jobs),
+            "has_more": has_more,
         }
 
     def delete(self, video_id: str) -> dict[str, object]:
         """Delete a job that is no longer queued or in progress; the deleted-resource shape."""
         with self.lock:
-            job = self._get(video_id)
-            status, _ = job.status_at(self.clock.now())
-            if status in PENDING:
-                raise APIError(
-                    409,
-                    f"Video '{video_id}' is {status}; only completed or failed videos can be deleted.",
-                    param="video_id",
-                    code="video_in_progress",
-                )
+            require_finished(self._get(video_id), self.clock.now())
             del self.jobs[video_id]
             self.stats.deletes += 1
         return {"id": video_id, "object": "video.deleted", "deleted": True}
@@ -251,10 +217,10 @@ class EmulatorState:
         with self.lock:
             job = self._get(video_id)
             now = self.clock.now()
-            self._require_completed(job, now)
+            require_completed(job, now)
             expires_at = job.expires_at
             if expires_at is not None and now >= expires_at:
-                raise _expired(video_id)
+                raise expired(video_id)
             self.stats.downloads[video_id][variant] += 1
             return ContentTarget(
                 video_id=video_id,
@@ -265,50 +231,18 @@ class EmulatorState:
                 synthetic_bytes=job.plan.content_bytes if variant == "video" else None,
             )
 
-    @staticmethod
-    def _require_completed(job: Job, now: float) -> None:
-        status, progress = job.status_at(now)
-        if status == "completed":
-            return
-        if status == "expired":
-            raise _expired(job.id)
-        if status in FAILURE_LIKE:
-            raise APIError(409, f"Video '{job.id}' {status} and has no content.", param="video_id", code="video_failed")
-        detail = f"status {status}, {progress}% done" if status in PENDING else f"status {status}"
-        raise APIError(
-            409,
-            f"Video '{job.id}' is not ready ({detail}).",
-            param="video_id",
-            code="video_not_ready",
-        )
-
     # -- characters -----------------------------------------------------------------
 
     def add_character(self, character_id: str, name: str) -> dict[str, object]:
         """Store a character made from an uploaded video; its resource."""
         with self.lock:
-            character = {
-                "id": character_id,
-                "object": "character",
-                "name": name,
-                "created_at": self.style.stamp(self.clock.now()),
-            }
-            self.characters[character_id] = character
             self.stats.characters += 1
-            return dict(character)
+            return self.characters.add(character_id, name, self.style.stamp(self.clock.now()))
 
     def character(self, character_id: str) -> dict[str, object]:
-        """A stored character's resource."""
+        """A stored character's resource (404 `character_not_found` for an unknown id)."""
         with self.lock:
-            character = self.characters.get(character_id)
-            if character is None:
-                raise APIError(
-                    404,
-                    f"Character with id '{character_id}' not found.",
-                    param="character_id",
-                    code="character_not_found",
-                )
-            return dict(character)
+            return self.characters.get(character_id)
 
     # -- admin ----------------------------------------------------------------------
 
@@ -367,12 +301,3 @@ class EmulatorState:
             data["jobs_by_status"] = by_status
             data["scripted_faults"] = self.faults.pending()
             return data
-
-
-def _expired(video_id: str) -> APIError:
-    return APIError(
-        410,
-        f"The content of video '{video_id}' expired and is no longer available.",
-        param="video_id",
-        code="video_expired",
-    )
