@@ -18,6 +18,12 @@ Example:
         assert emu.stats()["creates"] == 1
     ```
 
+It can also impersonate a particular gateway (``profile="openai" | "apiyi" | "azure" |
+"litellm"``, see `prefect_sora.emulator.profiles`), enforce per-key limits the way gateways
+do (``rpm=``, ``max_running_jobs=``, see `prefect_sora.emulator.limits`), and show the
+deviations compatible gateways are known for (renamed statuses, string timestamps, null
+fields, other error envelopes; see `EmulatorConfig`).
+
 From the shell: ``prefect-sora emulator --port 8000 --job-seconds 5`` (or
 ``python -m prefect_sora.emulator``). In pytest: ``pytest_plugins =
 ["prefect_sora.emulator.pytest_plugin"]`` and the ``sora_emulator`` fixture.
