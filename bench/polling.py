@@ -14,6 +14,11 @@ interval: the emulator sends no ``openai-poll-after-ms``, so it polls once a sec
 GETs per job come from the emulator's counters; the detection delay of a job is when its
 waiter returned (wall clock, same host) minus when it completed on the emulator (the
 plan's precise float time).
+
+Each scenario is also replayed by ``bench/poll_simulation.py`` on a virtual clock (same
+config, seeds and creates, so the same plans) and kept beside the live figures as
+``simulated``: the check that the simulation, which covers jobs of up to 10 minutes,
+agrees with the real loop where both can run.
 """
 
 from __future__ import annotations
