@@ -9,14 +9,41 @@ returns the result. ``.submit()``, ``.map()`` and ``.fn`` are untouched.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from prefect import Task
-from prefect._internal.compatibility.async_dispatch import is_in_async_context
+from prefect.context import get_run_context
+from prefect.exceptions import MissingContextError
 from prefect.utilities.asyncutils import run_coro_as_sync
 
 R = TypeVar("R")
+
+
+def _is_in_async_context() -> bool:
+    """True inside an async task or flow run, or, outside any run, on a running event loop.
+
+    The same rule as Prefect's private ``is_in_async_context``, from public API
+    only, for a Prefect that moves or drops it.
+    """
+    try:
+        run = get_run_context()
+    except MissingContextError:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+        return True
+    caller = getattr(run, "task", None) or getattr(run, "flow", None)
+    return bool(getattr(caller, "isasync", True))
+
+
+try:
+    # Prefect's own check, so DualTask decides exactly as Prefect's async_dispatch does.
+    from prefect._internal.compatibility.async_dispatch import is_in_async_context
+except ImportError:  # private: guarded, with the same rule as the fallback
+    is_in_async_context = _is_in_async_context
 
 
 class DualTask(Task[..., Any]):

@@ -1,15 +1,22 @@
-"""The await_video task: retry while the job is not terminal, return it once completed."""
+"""The await_video task: retry while the job is not terminal, return it once completed.
+
+Each attempt polls for a window, then raises ``JobPending`` and is retried. What
+spans the attempts comes from the task run itself, not from process memory: the
+deadline runs from the task run's first start, a retry is told by its run count,
+and the progress artifact (found by the task run's id) keeps the last status seen.
+"""
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
+import re
+from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
 
-from prefect import Task
+from prefect import Task, get_client
 from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterTaskRunId, ArtifactFilterType
 from prefect.client.schemas.objects import State, TaskRun
 from prefect.context import TaskRunContext
 
@@ -20,19 +27,9 @@ from prefect_sora.tasks._common import run_logger
 from prefect_sora.tasks._dispatch import dual_task
 from prefect_sora.waiting import wait_for_video
 
-
-@dataclass
-class _Run:
-    """What one await_video task run carries from attempt to attempt."""
-
-    started: float
-    artifact: UUID | None = None
-    status: str | None = None
-
-
-#: Each await_video task run's first start, artifact and last logged status, so the
-#: deadline spans every retry and a retry neither repeats a status nor adds an artifact.
-_runs: dict[UUID, _Run] = {}
+#: The progress artifact's description, which also carries the status across retries.
+_DESCRIPTION = "Sora video {video_id}: {status}"
+_STATUS = re.compile(r": (\S+)$")
 
 
 def retry_while_pending(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
@@ -101,50 +98,81 @@ async def await_video(
                 return await_video(credentials, video, timeout_seconds=60).status  # "completed"
         ```
     """
-    context = TaskRunContext.get()
-    run_id = context.task_run.id if context else None
-    now = time.monotonic()
-    retrying = run_id is not None and run_id in _runs
-    run = _runs.setdefault(run_id, _Run(now)) if run_id else _Run(now)
-    first = run.started
-    remaining = None if timeout_seconds is None else max(0.0, timeout_seconds - (now - first))
+    task_run = context.task_run if (context := TaskRunContext.get()) else None
+    started = _first_start(task_run)
+    elapsed = (datetime.now(timezone.utc) - started).total_seconds()
+    remaining = None if timeout_seconds is None else max(0.0, timeout_seconds - elapsed)
     window = poll_window_seconds if remaining is None else min(poll_window_seconds, remaining)
+    retrying = task_run is not None and task_run.run_count > 1
+    progress = _Progress(task_run.id if task_run and progress_artifact else None)
+    if retrying:
+        await progress.resume()  # the artifact and status the earlier attempts left
     logger = run_logger(__name__)
     video_id = video if isinstance(video, str) else video.id
 
     async def on_change(current: Video) -> None:
-        if run.status != current.status:
-            run.status = current.status
+        if progress.status != current.status:
             logger.info("Video %s is %s (%.0f%%)", current.id, current.status, current.progress)
         else:
             logger.debug("Video %s progress %.0f%%", current.id, current.progress)
-        if progress_artifact and context is not None:
-            if run.artifact is None:
-                run.artifact = await acreate_progress_artifact(
-                    progress=current.progress, description=f"Sora video {current.id}"
-                )
-            else:
-                await aupdate_progress_artifact(run.artifact, progress=current.progress)
+        await progress.show(current)
 
-    retried = False
-    try:
-        async with credentials.get_client() as client:
-            # Hand on the window only if it ends before the deadline, so that the
-            # last attempt raises WaitTimeout rather than JobPending.
-            last_attempt = remaining is not None and remaining <= poll_window_seconds
-            completed = await wait_for_video(
-                client,
-                # A retry starts from a fresh poll: the job passed in is as old as the first attempt.
-                video_id if retrying else video,
-                timeout=remaining if last_attempt else None,
-                window=None if last_attempt else window,
-                on_change=on_change,
-            )
-    except (JobPending, TransientError):
-        retried = True  # the retry keeps the first start, so the deadline holds
-        raise
-    finally:
-        if run_id is not None and not retried:
-            _runs.pop(run_id, None)
-    logger.info("Video %s completed after %.0fs", video_id, time.monotonic() - first)
+    async with credentials.get_client() as client:
+        # Hand on the window only if it ends before the deadline, so that the
+        # last attempt raises WaitTimeout rather than JobPending.
+        last_attempt = remaining is not None and remaining <= poll_window_seconds
+        completed = await wait_for_video(
+            client,
+            # A retry starts from a fresh poll: the job passed in is as old as the first attempt.
+            video_id if retrying else video,
+            timeout=remaining if last_attempt else None,
+            window=None if last_attempt else window,
+            on_change=on_change,
+        )
+    waited = (datetime.now(timezone.utc) - started).total_seconds()
+    logger.info("Video %s completed after %.0fs", video_id, waited)
     return completed
+
+
+def _first_start(task_run: TaskRun | None) -> datetime:
+    """When the task run first started: retries keep it, so the deadline spans all of them."""
+    started = task_run and (task_run.start_time or task_run.expected_start_time)
+    return started.astimezone(timezone.utc) if started else datetime.now(timezone.utc)
+
+
+class _Progress:
+    """The task run's one progress artifact; its description holds the job's last status."""
+
+    def __init__(self, task_run_id: UUID | None) -> None:
+        self.task_run_id = task_run_id
+        self.artifact: UUID | None = None
+        self.status: str | None = None
+
+    async def resume(self) -> None:
+        """Pick up the artifact (and the status it shows) that an earlier attempt of this task run made."""
+        if self.task_run_id is None:
+            return
+        async with get_client() as client:
+            found = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(
+                    task_run_id=ArtifactFilterTaskRunId(any_=[self.task_run_id]),
+                    type=ArtifactFilterType(any_=["progress"]),
+                ),
+                limit=1,
+            )
+        if found:
+            self.artifact = found[0].id
+            status = _STATUS.search(found[0].description or "")
+            self.status = status[1] if status else None
+
+    async def show(self, video: Video) -> None:
+        changed, self.status = self.status != video.status, video.status
+        if self.task_run_id is None:
+            return
+        description = _DESCRIPTION.format(video_id=video.id, status=video.status)
+        if self.artifact is None:
+            self.artifact = await acreate_progress_artifact(progress=video.progress, description=description)
+        else:
+            await aupdate_progress_artifact(
+                self.artifact, progress=video.progress, description=description if changed else None
+            )

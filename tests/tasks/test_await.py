@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import re
 import time
+from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
 
 import pytest
 from prefect import flow
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+from prefect.client.schemas.objects import TaskRun
 from prefect.runtime import flow_run
 from prefect.states import State
 
@@ -18,7 +20,8 @@ from prefect_sora.blocks import SoraCredentials
 from prefect_sora.emulator import Emulator
 from prefect_sora.errors import JobFailed, WaitTimeout
 from prefect_sora.models import Video
-from prefect_sora.tasks import await_video, submit_video
+from prefect_sora.tasks import await_video, submit_video, wait
+from prefect_sora.tasks.wait import _first_start
 
 
 def wait_in_a_flow(
@@ -102,7 +105,7 @@ def test_one_progress_artifact_follows_the_job_across_retries(
     assert [artifact.type for artifact in artifacts] == ["progress"]
     assert artifacts[0].data == 100
     assert artifacts[0].task_run_id == state.state_details.task_run_id
-    assert state.result().id in (artifacts[0].description or "")
+    assert artifacts[0].description == f"Sora video {state.result().id}: completed"
 
 
 @pytest.mark.parametrize("by_id", [False, True], ids=["on-the-submitted-job", "by-id-with-poll-after-hint"])
@@ -142,3 +145,15 @@ def test_status_changes_log_at_info_progress_at_debug_and_the_key_nowhere(
     retries = [r for r in log_records.records if r.name == "prefect_sora.client" and "retry 1" in r.getMessage()]
     assert [r.levelno for r in retries] == [logging.DEBUG]
     assert not [r for r in log_records.records if api_key in r.getMessage()]
+
+
+def test_the_deadline_runs_from_the_task_runs_first_start_not_from_process_memory() -> None:
+    # Prefect keeps start_time across the retries of one task run: the deadline spans them all.
+    started = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    retried = TaskRun(task_key="await-video", dynamic_key="0", start_time=started, run_count=7)
+    scheduled = TaskRun(task_key="await-video", dynamic_key="1", expected_start_time=started)
+
+    assert _first_start(retried) == started
+    assert _first_start(scheduled) == started, "not started yet: its expected start"
+    assert abs((_first_start(None) - datetime.now(timezone.utc)).total_seconds()) < 5, "outside a run: now"
+    assert not [name for name, value in vars(wait).items() if isinstance(value, dict) and not name.startswith("__")]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import inspect
+import sys
 from decimal import Decimal
 
+import pytest
 from prefect import flow, unmapped
 from prefect.futures import PrefectFuture
 from prefect.states import State
@@ -76,3 +79,55 @@ def test_submit_and_map_in_a_sync_flow(credentials: SoraCredentials, sora_emulat
     assert [video.prompt for video in videos] == prompts
     assert all(video.status == "completed" for video in videos)
     assert sora_emulator.stats()["creates"] == 3
+
+
+def test_the_fallback_context_check_agrees_with_prefects_own_everywhere_a_task_is_called() -> None:
+    from prefect._internal.compatibility.async_dispatch import is_in_async_context as prefects
+
+    from prefect_sora.tasks._dispatch import _is_in_async_context as fallback
+
+    seen: list[tuple[bool, bool]] = [(fallback(), prefects())]  # no run, no event loop
+
+    async def on_a_loop() -> None:
+        seen.append((fallback(), prefects()))
+
+    @flow
+    def sync_flow() -> None:
+        seen.append((fallback(), prefects()))
+
+    @flow
+    async def async_flow() -> None:
+        seen.append((fallback(), prefects()))
+
+    asyncio.run(on_a_loop())
+    sync_flow()
+    asyncio.run(async_flow())
+
+    assert seen == [(False, False), (True, True), (False, False), (True, True)]
+
+
+def test_without_prefects_private_check_the_tasks_still_give_sync_flows_values(
+    credentials: SoraCredentials, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prefect_sora.tasks import _dispatch
+
+    # A Prefect that moved or dropped the private module: importing it fails.
+    monkeypatch.setitem(sys.modules, "prefect._internal.compatibility.async_dispatch", None)
+    try:
+        importlib.reload(_dispatch)
+        assert _dispatch.is_in_async_context is _dispatch._is_in_async_context
+
+        @flow
+        def sync_flow() -> Video:
+            return await_video(credentials, submit_video(credentials, f"a heron {FAST}"))
+
+        @flow
+        async def async_flow() -> Video:
+            return await await_video(credentials, await submit_video(credentials, f"a crane {FAST}"))
+
+        assert sync_flow().status == "completed"
+        assert asyncio.run(async_flow()).status == "completed"
+    finally:
+        monkeypatch.undo()
+        importlib.reload(_dispatch)
+    assert _dispatch.is_in_async_context is not _dispatch._is_in_async_context
