@@ -217,8 +217,3 @@ def _sweep_partials(fs: AbstractFileSystem, parent: str, name: str) -> None:
     for entry in entries:
         if posixpath.basename(str(entry).rstrip("/")).startswith(prefix):
             _remove_quietly(fs, entry)
-
-
-def glob_escape(name: str) -> str:
-    """Escape glob metacharacters so a file name matches only itself."""
-    return re.sub(r"([*?\[\]])", r"[\1]", name)

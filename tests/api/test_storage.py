@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from prefect_sora.errors import InvalidParameter, UnexpectedResponse
-from prefect_sora.storage import file_name, glob_escape, resolve_destination
+from prefect_sora.storage import file_name, resolve_destination
 from prefect_sora.validation import check_video_id
 
 HOSTILE_IDS = [
@@ -101,7 +101,3 @@ def test_a_readable_id_is_its_own_file_name_and_any_other_gets_a_hash_that_keeps
     long = file_name(LITELLM_ID, "video", "video/mp4")
     assert long.startswith("bGl0ZWxsbTpjdXN0b21fbGxt") and len(long) < 100
     assert "/" not in long and "+" not in long and "=" not in long
-
-
-def test_glob_escape_makes_a_name_match_only_itself() -> None:
-    assert glob_escape("a[1]*?.mp4") == "a[[]1[]][*][?].mp4"

@@ -10,7 +10,6 @@ from rich.console import Console
 
 from prefect_sora.errors import BudgetExceeded, InvalidParameter, InvalidRequest, SoraError
 
-OK = 0
 BAD_INPUT = 2
 BUDGET = 3
 API_FAILURE = 4
