@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 from prefect_sora.blocks.credentials import SoraCredentials
 from prefect_sora.errors import InvalidParameter
 
-CredentialsParam = SoraCredentials | str | None
 
-
-async def resolve_credentials(credentials: CredentialsParam) -> SoraCredentials:
+async def resolve_credentials(credentials: SoraCredentials | str | None) -> SoraCredentials:
     """The block itself; a saved ``SoraCredentials`` block by name; else ``SORA_API_KEY`` / ``SORA_BASE_URL``.
 
     Raises:
-        InvalidParameter: none of them is available.
+        InvalidParameter: none of them is available, or the saved block breaks a rule
+            (naming the field and the fix, e.g. a plain ``http://`` base URL).
     """
     if isinstance(credentials, SoraCredentials):
         return credentials
@@ -23,5 +24,24 @@ async def resolve_credentials(credentials: CredentialsParam) -> SoraCredentials:
             raise InvalidParameter(
                 "credentials", credentials, "no SoraCredentials block of that name is saved"
             ) from exc
+        except RuntimeError as exc:
+            raise invalid_block(credentials, exc) from None
         return loaded
     return SoraCredentials.from_env()
+
+
+def invalid_block(name: str, exc: BaseException) -> InvalidParameter:
+    """The block's own refusal (e.g. ``base_url`` must use https) where Prefect says only "failed validation".
+
+    Prefect's UI forms save a block without checking it, so a bad value is only
+    caught when a run loads the block; Prefect then raises a RuntimeError whose
+    cause is the pydantic error that holds the block's InvalidParameter.
+    """
+    cause = exc if isinstance(exc, ValidationError) else exc.__cause__
+    if isinstance(cause, ValidationError):
+        for problem in cause.errors():
+            if isinstance(error := problem.get("ctx", {}).get("error"), InvalidParameter):
+                return error
+        fields = ", ".join(str(problem["loc"][0]) for problem in cause.errors() if problem["loc"])
+        return InvalidParameter("credentials", name, f"the saved block has invalid fields: {fields}; edit it")
+    return InvalidParameter("credentials", name, f"the saved block could not be loaded ({exc}); edit it")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import probe, stored_paths
+from pydantic import SecretStr
 from typer.testing import Result
 
 from prefect_sora.blocks import SoraCredentials
@@ -126,4 +127,20 @@ def test_a_plain_http_remote_base_url_exits_2_without_printing_the_key(run: Run,
 
     assert result.exit_code == 2, result.output
     assert "Invalid base_url='http://api.example.com/v1'" in " ".join(result.stderr.split())
+    assert api_key not in result.output
+
+
+def test_a_saved_block_with_a_plain_http_remote_url_exits_2_naming_the_field_and_the_fix(
+    run: Run, api_key: str
+) -> None:
+    # As a Prefect UI form saves it: unchecked. Prefect's own load error says only "failed validation".
+    SoraCredentials.model_construct(api_key=SecretStr(api_key), base_url="http://api.example.com/v1").save(
+        "cli-over-http", overwrite=True
+    )
+
+    result = run("generate", "A red kite", "--block", "cli-over-http")
+
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.stderr.split())
+    assert "Invalid base_url='http://api.example.com/v1'" in message and "allow_insecure_http" in message
     assert api_key not in result.output

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from flow_helpers import local_path, probe, sha256_of
 from prefect.exceptions import ParameterTypeError
+from pydantic import SecretStr
 
 from prefect_sora.blocks import SoraCredentials
 from prefect_sora.emulator import Emulator
@@ -84,4 +85,20 @@ def test_seconds_outside_4_8_12_is_refused_by_the_flow_signature_before_any_requ
     with pytest.raises(ParameterTypeError, match="seconds"):
         asyncio.run(text_to_video("A red kite", seconds="10", out=out, credentials=credentials))  # type: ignore[arg-type]
 
+    assert sora_emulator.stats()["requests_total"] == 0
+
+
+def test_a_saved_block_with_a_plain_http_remote_url_is_refused_naming_the_field_and_the_fix(
+    sora_emulator: Emulator, out: str
+) -> None:
+    # Prefect's block forms save without checking; the run must say more than "failed validation".
+    saved = SoraCredentials.model_construct(api_key=SecretStr("sk-form"), base_url="http://api.example.com/v1")
+    saved.save("saved-over-http", overwrite=True)
+
+    with pytest.raises(InvalidParameter) as refused:
+        asyncio.run(text_to_video("A red kite", out=out, credentials="saved-over-http"))
+
+    assert refused.value.param == "base_url"
+    assert "https" in str(refused.value) and "allow_insecure_http" in str(refused.value)
+    assert "sk-form" not in str(refused.value)
     assert sora_emulator.stats()["requests_total"] == 0

@@ -46,11 +46,15 @@ def credentials_for(
             return
         # Both failures below would otherwise escape as tracebacks with exit code 1.
         if block:
+            from prefect_sora.flows._credentials import invalid_block
+
             try:
                 # Block.load dispatches on the context; from this sync code it returns the block.
                 credentials = cast("SoraCredentials", SoraCredentials.load(block))
             except ValueError as exc:
                 raise InvalidParameter("--block", block, "no SoraCredentials block of that name is saved") from exc
+            except RuntimeError as exc:  # Prefect's "failed validation": say which field and how to fix it
+                raise invalid_block(block, exc) from None
             yield credentials.model_copy(update={"base_url": base_url}) if base_url else credentials
             return
         if not os.environ.get("SORA_API_KEY", "").strip():
