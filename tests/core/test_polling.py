@@ -120,7 +120,7 @@ def test_emulator_jobs_from_10_s_to_10_min_are_seen_within_2_s_at_p95_with_a_fra
 def test_sixty_second_jobs_cost_no_more_gets_than_the_schedule_before_the_tail_fix() -> None:
     waits = run_many(60.0)
 
-    # The earlier schedule made 12.3 GETs per job here, detecting 3.7 s late at p95 when not queued.
+    # The earlier schedule made 12.3 GETs per job here, and saw some of these jobs up to 4 s late.
     assert sum(w.gets for w in waits) / len(waits) <= 12.3
     assert statistics.median(w.late for w in waits) <= 1.5
 
