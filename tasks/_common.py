@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 from pathlib import Path
 
@@ -40,8 +41,11 @@ async def load_input_reference(
         return reference
     if reference is None or isinstance(reference, ImageReference):
         if reference is not None:
-            # Sent as JSON, not uploaded: the gateway fetches it, so its size cannot be checked here.
             check_image_reference(reference.image_url, reference.file_id)
+            if reference.image_url is not None and reference.image_url.startswith("data:"):
+                # A data URL carries the image itself: check it as an upload would be.
+                _check_data_url(reference.image_url, size)
+            # A URL or a file id is fetched by the gateway: its size cannot be checked here.
         return reference
     if isinstance(reference, (str, Path)):
         name = Path(str(reference)).name or "input_reference"
@@ -60,6 +64,17 @@ async def load_input_reference(
     extension = {"png": ".png", "jpeg": ".jpg", "webp": ".webp"}[info.format]
     filename = name if name.lower().endswith(extension) else f"input_reference{extension}"
     return ImageUpload(content=content, filename=filename, content_type=CONTENT_TYPES[info.format])
+
+
+def _check_data_url(url: str, size: str) -> None:
+    try:
+        content = base64.b64decode(url.split(",", 1)[1], validate=True)
+    except (ValueError, IndexError) as exc:
+        raise InvalidParameter("input_reference.image_url", url, "the data URL is not valid base64") from exc
+    info = image_info(content)
+    if info is None or info.size != size:
+        shown = "not a JPEG, PNG or WebP image" if info is None else f"{info.size}"
+        raise InvalidParameter("input_reference.image_url", url, f"is {shown}; it must be an image of size={size}")
 
 
 def _read(url: str, storage_options: dict[str, object]) -> bytes:

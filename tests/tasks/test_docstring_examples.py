@@ -13,7 +13,17 @@ from prefect import Flow
 
 from prefect_sora.blocks import SoraCredentials
 from prefect_sora.emulator import Emulator
-from prefect_sora.tasks import await_video, estimate_cost, fetch_video, submit_remix, submit_video
+from prefect_sora.tasks import (
+    await_video,
+    create_character,
+    estimate_cost,
+    fetch_video,
+    retrieve_character,
+    submit_edit,
+    submit_extension,
+    submit_remix,
+    submit_video,
+)
 
 FENCE = re.compile(r"```python\n(.*?)```", re.DOTALL)
 
@@ -63,12 +73,27 @@ def check_price(result: Any, tmp_path: Path) -> None:
     assert result == "16.80"
 
 
+def check_stitched_length(result: Any, tmp_path: Path) -> None:
+    assert result == "12"  # 4 s of source and 8 s of extension
+
+
+def check_said(expected: str) -> Callable[[Any, Path], None]:
+    def check(result: Any, tmp_path: Path) -> None:
+        assert result == expected
+
+    return check
+
+
 EXAMPLES: dict[str, tuple[Any, Callable[[Any, Path], None]]] = {
     "submit_video": (submit_video, check_video_id),
     "submit_remix": (submit_remix, check_video_id),
     "await_video": (await_video, check_completed),
     "fetch_video": (fetch_video, check_stored_file),
     "estimate_cost": (estimate_cost, check_price),
+    "submit_extension": (submit_extension, check_stitched_length),
+    "submit_edit": (submit_edit, check_completed),
+    "create_character": (create_character, check_said("Scarf Fox")),
+    "retrieve_character": (retrieve_character, check_said("Professor Owl")),
 }
 
 
