@@ -81,6 +81,10 @@ def _ssl_context() -> ssl.SSLContext:
 class SoraClient(DerivedJobs):
     """Async client of ``/videos``; use as ``async with SoraClient(...) as client``.
 
+    Every endpoint here (and the extensions, edits and characters it inherits
+    from :class:`~prefect_sora.derived.DerivedJobs`) is marked deprecated in
+    OpenAI's schema since the official endpoint shut down; gateways serve them.
+
     Args:
         api_key: The API key. Kept private: never logged, never in a message.
         base_url: The API root including ``/v1``, e.g. ``https://api.apiyi.com/v1``.

@@ -238,3 +238,12 @@ async def test_a_429_without_retry_after_is_retried_with_backoff() -> None:
             job = await client.create_video(request("A quiet harbour"))
 
         assert job.status == "queued" and emulator.stats()["creates"] == 1
+
+
+async def test_a_lost_create_on_azure_is_found_by_its_deployment_name_not_paid_twice() -> None:
+    with Emulator(**FAST, profile="azure", deployments={"my-sora-2": "sora-2"}) as emulator:
+        emulator.inject("lost", endpoint="create")
+        async with client_of(emulator, auth_header="api-key", deployments={"sora-2": "my-sora-2"}) as client:
+            job = await client.create_video(request("A lighthouse in fog"))
+
+        assert job.model == "sora-2" and emulator.stats()["creates"] == 1

@@ -185,6 +185,29 @@ async def test_the_bearer_is_not_sent_to_another_host_on_a_redirect(hostile: Hos
     assert "authorization" not in elsewhere.seen[0]["headers"]
 
 
+async def test_neither_the_api_key_header_nor_extra_headers_follow_a_redirect_to_another_host(
+    hostile: HostileServer, tmp_path: Path
+) -> None:
+    with serve(HostileServer()) as elsewhere:
+        elsewhere.on(
+            "GET", "/cdn/video.mp4", Reply(body=MP4_HEAD + b"\x05" * 100, headers={"content-type": "video/mp4"})
+        )
+        target = f"http://127.0.0.1:{elsewhere.port}/cdn/video.mp4?sig=abc"
+        hostile.on("GET", "/v1/videos/video_ok/content", Reply(302, b"", {"location": target}))
+        azure = client_for(
+            hostile,
+            auth_header="api-key",
+            extra_headers={"X-Gateway-Token": "tok-9"},
+            default_query={"api-version": "v"},
+        )
+        async with azure as client:
+            await download(client, "video_ok", f"{tmp_path}/")
+    sent = hostile.seen[0]["headers"]
+    assert sent["api-key"] == KEY and sent["x-gateway-token"] == "tok-9" and "authorization" not in sent
+    cdn = elsewhere.seen[0]["headers"]
+    assert "api-key" not in cdn and "x-gateway-token" not in cdn and "authorization" not in cdn
+
+
 async def test_a_same_origin_redirect_keeps_the_bearer(hostile: HostileServer, tmp_path: Path) -> None:
     hostile.on("GET", "/v1/videos/video_ok/content", Reply(307, b"", {"location": "/v1/files/real.mp4"}))
     hostile.on("GET", "/v1/files/real.mp4", Reply(body=MP4_HEAD + b"\x04" * 10, headers={"content-type": "video/mp4"}))
