@@ -128,11 +128,12 @@ class TransientError(SoraError):
 
 
 class RateLimited(TransientError):
-    """HTTP 429: too many requests; ``retry_after`` seconds is the service's hint."""
+    """HTTP 429: too many requests (or jobs); ``retry_after`` seconds is the service's hint, ``code`` its reason."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+    def __init__(self, message: str, *, retry_after: float | None = None, code: str | None = None, **kw: Any) -> None:
         super().__init__(message, **kw)
         self.retry_after = retry_after
+        self.code = code
 
 
 class ServerError(TransientError):

@@ -123,7 +123,9 @@ async def error_from_response(response: httpx.Response, *, video_id: str | None,
         "request_id": request_id(response.headers),
     }
     if status == 429:
-        return RateLimited(f"Rate limited: {text}", retry_after=retry_after_seconds(response.headers), **context)
+        return RateLimited(
+            f"Rate limited: {text}", retry_after=retry_after_seconds(response.headers), code=code, **context
+        )
     if status >= 500:
         return ServerError(f"Server error: {text}", **context)
     if status == 410 or "expired" in (code or "").lower():

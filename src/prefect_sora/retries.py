@@ -4,9 +4,13 @@ Pure functions, so the policy is unit-testable without a server. The client's
 one retry loop asks :func:`classify` what an attempt's outcome (an HTTP status
 or a transport exception) means for its method:
 
-* reads (GET, DELETE) are retried on 408, 429, 5xx and transport errors;
+* a 429 is back-pressure, not a failure: the request waits as the gateway
+  and the pacer say (:mod:`prefect_sora.pacing`) and goes again without
+  spending a retry, for as long as ``rate_limit_patience`` allows (a 429 is
+  refused before any work, so even a create is safe to send again);
+* reads (GET, DELETE) are retried on 408, 5xx and transport errors;
 * a create (POST) is sent again only when it provably did not reach the
-  service (a 429, a refused connection); any other failure of a create is
+  service (a refused connection); any other failure of a create is
   ambiguous: the job may exist, so the client looks it up before it would
   pay again (:mod:`prefect_sora.reconcile`);
 * everything else (4xx) is final.
@@ -39,6 +43,7 @@ class Action(enum.Enum):
     """What the client does after one attempt."""
 
     RETURN = "return"  # a success: hand the response back
+    BACK_OFF = "back_off"  # a 429: wait for the pace and send again, without spending a retry
     RETRY = "retry"  # provably safe to send again, after a backoff
     LOOK_UP = "look_up"  # a create that may have made a job: look for it before sending again
     RAISE = "raise"  # final: raise the translated error
@@ -71,7 +76,9 @@ def classify(method: str, outcome: int | BaseException) -> Verdict:
         return Verdict(Action.RETURN)
     if outcome not in TRANSIENT_STATUS:
         return Verdict(Action.RAISE)
-    if read or outcome == 429:  # a 429 is refused before any work: never a job
+    if outcome == 429:  # refused before any work (never a job): back-pressure, not failure
+        return Verdict(Action.BACK_OFF)
+    if read:
         return Verdict(Action.RETRY)
     return Verdict(Action.LOOK_UP, still_working=outcome in STILL_WORKING_STATUS)
 
@@ -86,12 +93,16 @@ class RetryPolicy:
         backoff_max: Cap of one backoff in seconds.
         max_retry_after: Longest ``Retry-After`` the client will sleep for; a
             longer one is raised as :class:`~prefect_sora.errors.RateLimited`.
+        rate_limit_patience: Seconds one request keeps going again after 429s
+            (which spend no retries) before it raises
+            :class:`~prefect_sora.errors.RateLimited`.
     """
 
     max_retries: int = 4
     backoff_base: float = 0.5
     backoff_max: float = 8.0
     max_retry_after: float = 60.0
+    rate_limit_patience: float = 900.0
     rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:

@@ -35,6 +35,7 @@ from prefect_sora.errors import (
     WaitTimeout,
 )
 from prefect_sora.models import Video, VideoRequest
+from prefect_sora.retries import RetryPolicy
 from prefect_sora.validation import validate_request
 
 pytestmark = pytest.mark.anyio
@@ -88,9 +89,11 @@ async def content_expired(emu: Emulator, make_client: Any, key: str) -> None:
 
 
 async def rate_limited(emu: Emulator, make_client: Any, key: str) -> None:
+    # A 429 is back-pressure that spends no retry; it is raised once the patience is used up.
     emu.configure(retry_after_seconds=0.25)
     emu.inject("429", endpoint="retrieve")
-    async with make_client(max_retries=0) as client:
+    retry = RetryPolicy(max_retries=0, rate_limit_patience=0)
+    async with SoraClient(api_key=key or "sk-test", base_url=emu.base_url, retry=retry) as client:
         await client.retrieve_video("video_abc")
 
 

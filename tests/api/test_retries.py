@@ -181,8 +181,8 @@ def test_backoff_doubles_within_full_jitter_and_is_capped() -> None:
     [
         ("GET", 200, Action.RETURN, False),
         ("POST", 201, Action.RETURN, False),
-        ("GET", 429, Action.RETRY, False),
-        ("POST", 429, Action.RETRY, False),  # refused before any work: never a job
+        ("GET", 429, Action.BACK_OFF, False),  # back-pressure: sent again without spending a retry
+        ("POST", 429, Action.BACK_OFF, False),  # refused before any work: never a job
         ("GET", 503, Action.RETRY, False),
         ("DELETE", 500, Action.RETRY, False),
         ("POST", 500, Action.LOOK_UP, False),
