@@ -18,7 +18,14 @@ from PIL import Image
 
 from prefect_sora.blocks import SoraCredentials
 from prefect_sora.emulator import Emulator
-from prefect_sora.errors import ContentExpired, ContentNotReady, InvalidContent, InvalidParameter, TransportError
+from prefect_sora.errors import (
+    ContentExpired,
+    ContentNotReady,
+    InvalidContent,
+    InvalidParameter,
+    TransportError,
+    VideoNotFound,
+)
 from prefect_sora.models import Video
 from prefect_sora.tasks import fetch_video, submit_video
 
@@ -221,8 +228,8 @@ def test_a_json_body_served_as_video_is_refused_and_nothing_stored(
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("video_id", ["../../etc/passwd", "..", "a/b", "/abs"])
-def test_a_hostile_id_is_refused_before_any_request_and_writes_nothing(
+@pytest.mark.parametrize("video_id", ["..", ".", "", "video_1\x00", "line\nbreak"])
+def test_what_cannot_be_an_id_is_refused_before_any_request_and_writes_nothing(
     credentials: SoraCredentials, sora_emulator: Emulator, tmp_path: Path, video_id: str
 ) -> None:
     with pytest.raises(InvalidParameter) as caught:
@@ -230,4 +237,17 @@ def test_a_hostile_id_is_refused_before_any_request_and_writes_nothing(
 
     assert caught.value.param == "video_id"
     assert sora_emulator.stats()["requests_total"] == 0
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("video_id", ["../../etc/passwd", "a/b", "/abs"])
+def test_a_hostile_looking_id_stays_one_path_segment_and_writes_nothing_outside(
+    credentials: SoraCredentials, sora_emulator: Emulator, tmp_path: Path, video_id: str
+) -> None:
+    # Gateways issue ids with '/' (LiteLLM's base64), so such an id is asked for,
+    # percent-encoded: the service does not know it, and nothing is written.
+    with pytest.raises(VideoNotFound):
+        fetch_video(credentials, video_id, f"{tmp_path}/inside/")
+
+    assert sora_emulator.stats()["requests_total"] == 1
     assert list(tmp_path.iterdir()) == []
