@@ -80,7 +80,12 @@ async def await_video(
         The completed job.
 
     Raises:
-        JobFailed: the job ended ``failed`` (not billed); carries the service's code and message.
+        JobFailed: the job ended ``failed``, ``error`` or ``rejected`` (not billed); carries
+            the service's code and message and the status. At once, not retried.
+        JobCancelled: the job was ``cancelled`` / ``canceled`` (a JobFailed; not billed).
+        ContentExpired: the job's status is ``expired``.
+        UnknownStatus: a status no one documented outlasted the block's
+            ``unknown_status_grace_seconds``; the job may still finish.
         WaitTimeout: the deadline passed; the job may still finish, wait again on ``video_id``.
 
     Example:
