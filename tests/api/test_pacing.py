@@ -7,6 +7,7 @@ counts every request per key, 429s included, on its side of the wire.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import heapq
 import random
 import threading
@@ -402,3 +403,79 @@ async def test_a_bad_pacing_setting_is_refused_before_any_request(
     assert caught.value.param == setting
     assert api_key not in str(caught.value)
     assert sora_emulator.stats()["requests_total"] == 0
+
+
+# -- one limit across processes: a Prefect global concurrency limit ----------------------
+
+
+def create_rate_limit(name: str, limit: int, decay: float) -> None:
+    from prefect import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+
+    with get_client(sync_client=True) as client:
+        client.create_global_concurrency_limit(
+            GlobalConcurrencyLimitCreate(name=name, limit=limit, slot_decay_per_second=decay)
+        )
+
+
+def in_threads(count: int, work: Any) -> list[Any]:
+    """Run ``work(i)`` (a coroutine function) on ``count`` threads, each with its own event loop."""
+    results: list[Any] = [None] * count
+
+    def run(index: int) -> None:
+        results[index] = asyncio.run(work(index))
+
+    # Each thread gets a copy of this context: the test server's Prefect settings live in it.
+    threads = [threading.Thread(target=contextvars.copy_context().run, args=(run, index)) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads)
+    return results
+
+
+def test_a_prefect_rate_limit_holds_two_processes_clients_to_it_together(
+    prefect_server: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Different keys, so each client has its own pacer, as in two processes; one Prefect limit.
+    create_rate_limit("sora-shared", limit=2, decay=10.0)
+    requests, started = 40, time.monotonic()
+    with Emulator(job_seconds=0.2) as emulator:
+
+        async def work(index: int) -> None:
+            async with SoraClient(
+                api_key=f"sk-worker-{index}", base_url=emulator.base_url, rate_limit_name="sora-shared"
+            ) as client:
+                await fan_out(client, requests // 2, workers=4)
+
+        with caplog.at_level("WARNING", logger="prefect_sora.pacing"):
+            in_threads(2, work)
+        elapsed = time.monotonic() - started
+        stats = emulator.stats()
+
+    assert stats["responses_by_status"] == {"200": requests}
+    assert not [record for record in caplog.records if record.name == "prefect_sora.pacing"]  # the limit was used
+    # A limit of 2 slots decaying at 10 a second lets at most 2 + 10 * t requests out in t seconds.
+    assert requests <= 2 + 10.0 * elapsed
+
+
+def test_a_missing_prefect_rate_limit_warns_once_and_paces_locally(
+    prefect_server: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    with Emulator(job_seconds=0.2) as emulator:
+
+        async def work(index: int) -> None:
+            async with SoraClient(
+                api_key="sk-alone", base_url=emulator.base_url, rate_limit_name="no-such-limit"
+            ) as client:
+                await fan_out(client, 8, workers=2)
+
+        with caplog.at_level("WARNING", logger="prefect_sora.pacing"):
+            in_threads(1, work)
+        stats = emulator.stats()
+
+    warnings = [r.getMessage() for r in caplog.records if r.name == "prefect_sora.pacing" and r.levelname == "WARNING"]
+    assert stats["responses_by_status"] == {"200": 8}
+    assert len(warnings) == 1
+    assert "no-such-limit" in warnings[0] and "prefect gcl create no-such-limit" in warnings[0]
