@@ -19,6 +19,8 @@ from prefect_sora.retries import RetryPolicy
 from prefect_sora.validation import check_base_url, check_gateway_headers
 
 
+# The example below has no <, > or &: Prefect's server stores a block's code example
+# HTML-escaped and its UI shows it as written (`-> str` became `-&gt; str`).
 class SoraCredentials(Block):
     """Credentials and connection settings for a Sora 2 Videos API.
 
@@ -61,7 +63,7 @@ class SoraCredentials(Block):
         from prefect_sora.tasks import await_video, submit_video
 
         @flow
-        def generate(prompt: str) -> str:
+        def generate(prompt: str):
             credentials = SoraCredentials.load("BLOCK_NAME")
             video = await_video(credentials, submit_video(credentials, prompt))
             return video.status  # "completed"
@@ -82,7 +84,10 @@ class SoraCredentials(Block):
     api_key: SecretStr = Field(default=..., description="The API key sent as a bearer token.")
     base_url: str = Field(
         default=DEFAULT_BASE_URL,
-        description="The API root including /v1, e.g. https://api.apiyi.com/v1 or http://127.0.0.1:8000/v1.",
+        description=(
+            "The API root including /v1, e.g. https://api.apiyi.com/v1. Use https://; plain http:// "
+            "works only to this machine (localhost, 127.0.0.1) unless Allow Insecure Http is switched on."
+        ),
     )
     timeout_seconds: float = Field(
         default=30.0, gt=0, description="Read, write and pool timeout of one request, in seconds."

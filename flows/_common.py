@@ -45,8 +45,8 @@ def run_key(idempotency_key: str | None) -> str:
 
 
 def journal_for(out: str, key: str, journal_url: str | None, storage_options: dict[str, Any] | None) -> Journal:
-    """The journal beside the outputs (``{out}/.prefect-sora/journal``) unless told otherwise."""
-    if journal_url is None:
+    """The journal beside the outputs (``{out}/.prefect-sora/journal``) unless told otherwise (not empty)."""
+    if not journal_url:
         folder = out if out.endswith("/") else posixpath.dirname(out) or "."
         journal_url = posixpath.join(folder, JOURNAL_FOLDER)
     return Journal(journal_url, key, storage_options)

@@ -23,6 +23,7 @@ from prefect_sora.errors import BatchIncomplete, InvalidParameter
 from prefect_sora.flows._artifacts import BatchProgress, Report, link_stored, publish_results
 from prefect_sora.flows._common import check_budget, journal_for, resume_hint, run_key
 from prefect_sora.flows._credentials import resolve_credentials
+from prefect_sora.flows._forms import OptionalOptions, OptionalText, Requests
 from prefect_sora.flows._pipeline import Job, Policy, Run
 from prefect_sora.flows._steps import ClientSteps
 from prefect_sora.flows.results import BatchResult, VideoResult
@@ -41,9 +42,9 @@ REPORT = Report("Sora batch", "sora-batch")
 # beside the work at a thousand videos; NO_CACHE: every call is a real video.
 @task(name="produce-video", task_run_name="video-{job.index}", cache_policy=NO_CACHE)
 async def produce_video(job: Job, run: Run, entry: JournalEntry) -> VideoResult | State[VideoResult]:
-    """Take one batch item from request to stored file; if it is not stored, end ``Failed`` saying why.
+    """Take one batch item from request to stored file; if it is not stored, end `Failed` saying why.
 
-    The Failed state's data is the item's ``VideoResult``, so the flow keeps its id and cost.
+    The Failed state's data is the item's `VideoResult`, so the flow keeps its id and cost.
     """
     result = await run.produce(job, entry)
     if result.ok:
@@ -55,48 +56,48 @@ async def produce_video(job: Job, run: Run, entry: JournalEntry) -> VideoResult 
 
 @flow(name="sora-batch-text-to-video", log_prints=False)
 async def batch_text_to_video(
-    requests: list[VideoRequest],
+    requests: Requests,
     out: str = "videos/",
     max_cost_usd: float | None = None,
     concurrency: int = 16,
     credentials: SoraCredentials | str | None = None,
-    idempotency_key: str | None = None,
+    idempotency_key: OptionalText = "",
     timeout_seconds: float | None = 3600.0,
     resubmit_failed: int = 0,
     regenerate_expired: bool = False,
-    storage_options: dict[str, Any] | None = None,
-    journal_url: str | None = None,
+    storage_options: OptionalOptions = {},  # noqa: B006  (never mutated; an empty object in the form)
+    journal_url: OptionalText = "",
 ) -> BatchResult:
     """Generate many videos, each with its own model, size and length, under one budget.
 
-    The whole batch's estimate is checked against ``max_cost_usd`` before
-    anything is submitted. At most ``concurrency`` videos are in flight; one
+    The whole batch's estimate is checked against `max_cost_usd` before
+    anything is submitted. At most `concurrency` videos are in flight; one
     item's failure neither stops nor loses the others: every item comes back
     with its job id and status. A rerun (or flow retry) with the same
-    ``idempotency_key`` resumes submitted jobs and skips stored videos.
+    `idempotency_key` resumes submitted jobs and skips stored videos.
 
     Args:
         requests: The videos: prompt, model, seconds and size each.
         out: fsspec URL of the folder to store them in.
         max_cost_usd: Refuse the whole batch if its estimate is higher.
         concurrency: Most videos in flight at once.
-        credentials: A ``SoraCredentials`` block, a saved block's name, or None
-            for ``SORA_API_KEY`` / ``SORA_BASE_URL``.
+        credentials: A `SoraCredentials` block, a saved block's name, or None
+            for `SORA_API_KEY` / `SORA_BASE_URL`.
         idempotency_key: Resume key; defaults to the flow run's id.
         timeout_seconds: Longest wait for one job.
         resubmit_failed: Times a failed job (not billed) may be resubmitted, per item.
         regenerate_expired: If the download window closed, generate the video again (pays again).
-        storage_options: fsspec options for ``out``.
-        journal_url: Where the resume journal lives (default ``{out}/.prefect-sora/journal``).
+        storage_options: fsspec options for `out`.
+        journal_url: Where the resume journal lives (default `{out}/.prefect-sora/journal`).
 
     Returns:
         Per-item results in request order, and the totals, when every video is stored.
 
     Raises:
         BatchIncomplete: some videos were not stored (the flow run ends Failed, saying
-            how many of how many were); ``.result`` is the ``BatchResult`` with every
+            how many of how many were); `.result` is the `BatchResult` with every
             item's id, status and reason. Rerun with the same key to resume.
-        BudgetExceeded: the whole batch's estimate is over ``max_cost_usd``; nothing was submitted.
+        BudgetExceeded: the whole batch's estimate is over `max_cost_usd`; nothing was submitted.
 
     Example:
         ```python

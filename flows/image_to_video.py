@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from prefect import flow
 
 from prefect_sora.blocks.credentials import SoraCredentials
 from prefect_sora.flows._artifacts import Report
 from prefect_sora.flows._common import run_single
 from prefect_sora.flows._credentials import resolve_credentials
+from prefect_sora.flows._forms import ModelChoice, OptionalOptions, OptionalText, SizeChoice
 from prefect_sora.flows.results import VideoResult
 from prefect_sora.models import VideoSeconds
 from prefect_sora.tasks._common import load_input_reference
@@ -23,41 +22,41 @@ REPORT = Report("Sora image-to-video", "sora-image-to-video")
 async def image_to_video(
     prompt: str,
     image_url: str,
-    model: str = "sora-2",
+    model: ModelChoice = "sora-2",
     seconds: VideoSeconds = "4",
-    size: str = "720x1280",
+    size: SizeChoice = "720x1280",
     out: str = "videos/",
     max_cost_usd: float | None = None,
     credentials: SoraCredentials | str | None = None,
-    idempotency_key: str | None = None,
+    idempotency_key: OptionalText = "",
     timeout_seconds: float | None = 3600.0,
     resubmit_failed: int = 0,
     regenerate_expired: bool = False,
-    image_storage_options: dict[str, Any] | None = None,
-    storage_options: dict[str, Any] | None = None,
-    journal_url: str | None = None,
+    image_storage_options: OptionalOptions = {},  # noqa: B006  (never mutated)
+    storage_options: OptionalOptions = {},  # noqa: B006  (never mutated; an empty object in the form)
+    journal_url: OptionalText = "",
 ) -> VideoResult:
     """Generate a video that starts from an image and store it.
 
-    The image is read from any fsspec URL (local path, ``s3://``, ``memory://``
-    ...) and must be a JPEG, PNG or WebP of exactly ``size``; it is checked
-    before any request and sent as the multipart ``input_reference``.
+    The image is read from any fsspec URL (local path, `s3://`, `memory://`
+    ...) and must be a JPEG, PNG or WebP of exactly `size`; it is checked
+    before any request and sent as the multipart `input_reference`.
 
     Args:
         prompt: What should happen, starting from the image.
         image_url: fsspec URL of the first frame.
-        model: ``sora-2`` or ``sora-2-pro``.
-        seconds: ``"4"``, ``"8"`` or ``"12"``.
-        size: ``WIDTHxHEIGHT``; the image must have exactly this size.
-        out: fsspec URL of a folder (ending in ``/``) or of the file to write.
+        model: `sora-2` or `sora-2-pro`.
+        seconds: `"4"`, `"8"` or `"12"`.
+        size: `WIDTHxHEIGHT`; the image must have exactly this size.
+        out: fsspec URL of a folder (ending in `/`) or of the file to write.
         max_cost_usd: Refuse if the estimate is higher.
-        credentials: A ``SoraCredentials`` block, a saved block's name, or None for the environment.
+        credentials: A `SoraCredentials` block, a saved block's name, or None for the environment.
         idempotency_key: Resume key; defaults to the flow run's id.
         timeout_seconds: Longest wait for the job.
         resubmit_failed: Times a failed job (not billed) may be resubmitted.
         regenerate_expired: If the download window closed, generate the video again (pays again).
-        image_storage_options: fsspec options for ``image_url``.
-        storage_options: fsspec options for ``out``.
+        image_storage_options: fsspec options for `image_url`.
+        storage_options: fsspec options for `out`.
         journal_url: Where the resume journal lives.
 
     Returns:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from prefect import flow
 
 from prefect_sora.blocks.credentials import SoraCredentials
@@ -11,6 +9,7 @@ from prefect_sora.errors import InvalidParameter
 from prefect_sora.flows._artifacts import Report
 from prefect_sora.flows._common import run_single
 from prefect_sora.flows._credentials import resolve_credentials
+from prefect_sora.flows._forms import OptionalOptions, OptionalText
 from prefect_sora.flows.results import VideoResult
 from prefect_sora.validation import check_prompt, check_video_id, validate_request
 
@@ -25,29 +24,29 @@ async def remix_video(
     out: str = "videos/",
     max_cost_usd: float | None = None,
     credentials: SoraCredentials | str | None = None,
-    idempotency_key: str | None = None,
+    idempotency_key: OptionalText = "",
     timeout_seconds: float | None = 3600.0,
     resubmit_failed: int = 0,
     regenerate_expired: bool = False,
-    storage_options: dict[str, Any] | None = None,
-    journal_url: str | None = None,
+    storage_options: OptionalOptions = {},  # noqa: B006  (never mutated; an empty object in the form)
+    journal_url: OptionalText = "",
 ) -> VideoResult:
     """Remix a completed video with a new prompt and store the result.
 
     The remix keeps the source's model, size and length, so it is priced (and
-    checked against ``max_cost_usd``) from the source before it is submitted.
+    checked against `max_cost_usd`) from the source before it is submitted.
 
     Args:
         video_id: The completed source video.
         prompt: The change to make.
-        out: fsspec URL of a folder (ending in ``/``) or of the file to write.
+        out: fsspec URL of a folder (ending in `/`) or of the file to write.
         max_cost_usd: Refuse if the estimate is higher.
-        credentials: A ``SoraCredentials`` block, a saved block's name, or None for the environment.
+        credentials: A `SoraCredentials` block, a saved block's name, or None for the environment.
         idempotency_key: Resume key; defaults to the flow run's id.
         timeout_seconds: Longest wait for the job.
         resubmit_failed: Times a failed job (not billed) may be resubmitted.
         regenerate_expired: If the download window closed, generate the video again (pays again).
-        storage_options: fsspec options for ``out``.
+        storage_options: fsspec options for `out`.
         journal_url: Where the resume journal lives.
 
     Returns:

@@ -67,6 +67,7 @@ def test_prefect_block_register_registers_the_block_type_on_the_server() -> None
     assert "sora-credentials" in after
     assert block_type.name == "Sora Credentials"
     assert block_type.code_example and 'SoraCredentials.load("BLOCK_NAME")' in block_type.code_example
+    assert "&" not in block_type.code_example, "the server HTML-escapes the example and the UI shows the entities"
 
 
 def test_a_saved_block_loads_back_whole_and_its_key_stays_secret(api_key: str) -> None:
