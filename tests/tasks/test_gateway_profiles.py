@@ -108,3 +108,21 @@ def test_await_video_ends_a_cancelled_job_at_once_and_a_single_video_flow_says_s
     assert cancelled.value.video_id == job.id and cancelled.value.status == "canceled"
     assert not_stored.value.result.video_id is not None and "canceled" in (not_stored.value.result.error or "")
     assert not_stored.value.result.actual_usd == 0
+
+
+def test_the_default_query_and_the_key_header_reach_the_gateway_on_every_request(rogue_server: Any) -> None:
+    seen: list[tuple[str, dict[str, str]]] = []
+
+    def answer(method: str, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        seen.append((path, {name.lower(): value for name, value in headers.items()}))
+        status = "queued" if method == "POST" else "completed"
+        return 200, {"content-type": "application/json"}, f'{{"id": "video_1", "status": "{status}"}}'.encode()
+
+    credentials = SoraCredentials(
+        api_key=KEY, base_url=rogue_server(answer), auth_header="api-key", default_query={"api-version": "preview"}
+    )
+    await_video(credentials, submit_video(credentials, "A lighthouse").id, progress_artifact=False)
+
+    assert [path.split("?")[0] for path, _ in seen] == ["/v1/videos", "/v1/videos/video_1"]
+    for path, headers in seen:
+        assert path.endswith("?api-version=preview") and headers["api-key"] == KEY and "authorization" not in headers
