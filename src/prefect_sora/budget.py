@@ -16,9 +16,10 @@ Pure arithmetic on times passed in, so the policy is testable on a fake clock;
 * **A 429** pauses every request on the key for its ``Retry-After`` and
   halves the rate, taken from what was really sent over the last seconds (a
   pace that was not used proves nothing). Only once per round: 429s to
-  requests sent before the cut do not cut again. Never below half of what the
-  gateway accepted over the last minute, so 429s that do not come from a rate
-  limit (a gateway's hiccups) slow a batch down without stalling it.
+  requests sent before the cut do not cut again. Never below half the best
+  rate the gateway accepted over a minute lately (fading over a minute), so
+  429s that do not come from a rate limit (a gateway's hiccups) slow a batch
+  down without stalling it.
 * **Recovery**: after a second's worth of successes in a row (at least five),
   if the pace was in use, the rate climbs by a quarter back to the one that
   drew the last 429, then past it by 5 % steps, never above the configured or
@@ -141,6 +142,8 @@ class Budget:
     bare_answers: int = 0
     recent: deque[float] = field(default_factory=deque)
     accepted: deque[float] = field(default_factory=deque)
+    best: float = 0.0  # the highest accepted rate lately, fading over ACCEPTED_SECONDS
+    best_at: float = 0.0
 
     # -- limits ------------------------------------------------------------------
 
@@ -201,6 +204,9 @@ class Budget:
             self.accepted.popleft()
         return len(self.accepted) / max(10.0, now - self.accepted[0]) if self.accepted else 0.0
 
+    def _best(self, now: float) -> float:
+        return self.best * math.exp(-max(0.0, now - self.best_at) / ACCEPTED_SECONDS)
+
     def _refill(self, now: float) -> None:
         if self.updated is not None and now <= self.updated:
             return  # an earlier time (callers on other threads): never count an interval twice
@@ -237,6 +243,8 @@ class Budget:
 
     def _succeeded(self, now: float) -> None:
         self.accepted.append(now)
+        self.best = max(self.accepted_rate(now), self._best(now))
+        self.best_at = now
         self.successes += 1
         if self.rate is None or self.successes < max(ROUND_MIN, ROUND_SECONDS * self.rate):
             return
@@ -266,7 +274,7 @@ class Budget:
             return False  # cut once per round; and before any success a pause is all it can tell
         real = self.measured(now)
         self.peak = max(MIN_RATE, min(self.rate, real) if self.rate is not None else real)
-        self.rate = max(MIN_RATE, self.peak / 2, self.accepted_rate(now) / 2)
+        self.rate = max(MIN_RATE, self.peak / 2, self._best(now) / 2)
         if self.cap is not None:
             self.rate = min(self.rate, self.cap)
         self.burst = min(self.burst, max(1.0, self.rate))
