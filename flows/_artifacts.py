@@ -52,12 +52,12 @@ def in_flow_run() -> bool:
 
 
 async def link_stored(result: VideoResult) -> None:
-    """A link artifact to a stored video, titled by item and id (the SHA-256 is in the result)."""
+    """A link artifact to a stored video with a short title: the item and the size (the SHA-256 is in the result)."""
     if in_flow_run() and result.url:
         await acreate_link_artifact(
             link=result.url,
             link_text=f"{result.video_id} ({_size(result.bytes or 0)})",
-            description=f"Item {result.index}: {result.video_id}",
+            description=f"Item {result.index}: stored, {_size(result.bytes or 0)}",
         )
 
 

@@ -40,6 +40,9 @@ def prefect_server(home: Path, **settings: str) -> Iterator[dict[str, str]]:
     env.update(
         PREFECT_HOME=str(home),
         PREFECT_API_URL=f"http://127.0.0.1:{port}/api",
+        # Where the UI served on this port finds the API, and the links logs print.
+        PREFECT_UI_API_URL=f"http://127.0.0.1:{port}/api",
+        PREFECT_UI_URL=f"http://127.0.0.1:{port}",
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
         PREFECT_API_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{home}/prefect.db",
         **settings,

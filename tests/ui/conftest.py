@@ -1,0 +1,119 @@
+"""The browser tests' world: a real `prefect server` with the project deployed, a worker, the emulator, Chromium.
+
+Chromium is the system's (the Debian package, which ``.ci/chromium`` installs in
+CI), driven by Playwright through ``executable_path``: no browser is downloaded.
+Where it cannot be installed the tests skip, saying so.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prefect.settings import PREFECT_API_URL, temporary_settings
+from servers import prefect_server
+from ui_helpers import API_KEY, BIN, REPOSITORY, Stack, prefect
+
+from prefect_sora.blocks import SoraCredentials
+from prefect_sora.emulator import Emulator
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # CI runs as root, where Chromium's sandbox refuses to start
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def chromium_executable() -> str | None:
+    """The system Chromium: $PREFECT_SORA_CHROMIUM, or Debian's /usr/bin/chromium."""
+    for candidate in (os.environ.get("PREFECT_SORA_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    """The Chromium executable, or a skip that says how to install it."""
+    executable = chromium_executable()
+    if executable is None:
+        pytest.skip("no system Chromium: install the Debian package (apt-get install chromium, or bash .ci/chromium)")
+    pytest.importorskip("playwright.sync_api", reason="Playwright is in the test extra: pip install -e '.[test]'")
+    return executable
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: str, stack: Stack) -> Iterator[Any]:
+    """Chromium under Playwright, started after the stack.
+
+    Playwright's sync API runs an event loop in this thread while the browser is
+    open, and Prefect's sync-or-async calls (``Block.save``) would then hand back
+    a coroutine; so everything Prefect is set up first.
+    """
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Any, screenshots: Path) -> Iterator[Any]:
+    """A fresh tab at the width the artifacts must fit (1600 px)."""
+    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    tab = context.new_page()
+    tab.set_default_timeout(20_000)
+    yield tab
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where screenshots go: $PREFECT_SORA_SCREENSHOTS (``docs`` to refresh the README's), else a temp folder."""
+    folder = os.environ.get("PREFECT_SORA_SCREENSHOTS")
+    path = Path(folder) if folder else tmp_path_factory.mktemp("screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def stack(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The README's steps on a fresh server: register the block, save ``sora``, make the pool, deploy, run a worker."""
+    home = tmp_path_factory.mktemp("ui-prefect-home")
+    project = tmp_path_factory.mktemp("ui-project")
+    shutil.copy(REPOSITORY / "prefect.yaml", project / "prefect.yaml")
+    with (
+        prefect_server(home, PREFECT_WORKER_QUERY_SECONDS="1") as env,
+        Emulator(job_seconds=1.0, poll_after_ms=50) as emulator,
+    ):
+        stack = Stack(api_url=env["PREFECT_API_URL"], env=env, worker_dir=project)
+        prefect("block", "register", "-m", "prefect_sora.blocks", stack=stack)
+        prefect("work-pool", "create", "sora-pool", "--type", "process", stack=stack)
+        prefect("--no-prompt", "deploy", "--all", stack=stack, timeout=120)
+        with temporary_settings(updates={PREFECT_API_URL: stack.api_url}):
+            SoraCredentials(api_key=API_KEY, base_url=emulator.base_url).save("sora", overwrite=True)
+        with (project / "worker.log").open("w") as log:
+            worker = subprocess.Popen(
+                [str(BIN / "prefect"), "worker", "start", "--pool", "sora-pool"],
+                cwd=project,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            yield stack
+        finally:
+            worker.terminate()
+            try:
+                worker.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                worker.kill()

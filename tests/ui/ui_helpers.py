@@ -1,0 +1,81 @@
+"""What the browser tests share: the stack they run on, its API, and visiting a page that must not show the key."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPOSITORY = Path(__file__).parents[2]
+BIN = Path(sys.executable).parent
+#: The key of the saved `sora` block; it must appear on no page and in no answer the UI gets.
+API_KEY = f"sk-UI-LEAKCANARY-{uuid.uuid4().hex[:12]}"
+
+
+@dataclass(frozen=True)
+class Stack:
+    """A `prefect server` with the project deployed and a worker polling its pool."""
+
+    api_url: str
+    env: dict[str, str]
+    worker_dir: Path
+
+    @property
+    def ui(self) -> str:
+        return self.api_url.removesuffix("/api") + "/v2"
+
+    def get(self, path: str) -> Any:
+        return httpx.get(f"{self.api_url}{path}", timeout=10).raise_for_status().json()
+
+    def post(self, path: str, body: object) -> Any:
+        return httpx.post(f"{self.api_url}{path}", json=body, timeout=10).raise_for_status().json()
+
+    def deployment_id(self, name: str) -> str:
+        (deployment,) = self.post("/deployments/filter", {"deployments": {"name": {"any_": [name]}}})
+        return str(deployment["id"])
+
+    def flow_runs(self, deployment_id: str) -> list[dict[str, Any]]:
+        return list(self.post("/flow_runs/filter", {"deployments": {"id": {"any_": [deployment_id]}}}))
+
+    def wait_final(self, flow_run_id: str, timeout: float = 90) -> dict[str, Any]:
+        """The flow run once the worker has taken it to a final state."""
+        deadline = time.monotonic() + timeout
+        while True:
+            run: dict[str, Any] = self.get(f"/flow_runs/{flow_run_id}")
+            if run["state"]["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
+                return run
+            assert time.monotonic() < deadline, f"flow run still {run['state']['type']} after {timeout}s"
+            time.sleep(0.5)
+
+    def task_runs(self, flow_run_id: str) -> dict[str, dict[str, Any]]:
+        runs = self.post("/task_runs/filter", {"flow_runs": {"id": {"any_": [flow_run_id]}}})
+        return {run["name"]: run for run in runs}
+
+
+def prefect(*args: str, stack: Stack, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run the ``prefect`` command against the stack's server, in its project folder."""
+    done = subprocess.run(
+        [str(BIN / "prefect"), *args],
+        cwd=stack.worker_dir,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, f"prefect {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+def visit(page: Any, url: str, *, expect_text: str) -> str:
+    """Open ``url``, wait until ``expect_text`` shows, and return the page's text; the key must not be in the page."""
+    page.goto(url)
+    page.get_by_text(expect_text, exact=False).first.wait_for(state="visible")
+    html = str(page.content())
+    assert API_KEY not in html, f"the API key is on {url}"
+    return str(page.inner_text("body"))
