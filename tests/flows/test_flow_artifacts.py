@@ -5,15 +5,21 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Awaitable
 from decimal import Decimal
+from uuid import UUID
 
 from flow_helpers import artifacts_of
+from prefect import flow, get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterId
 from prefect.client.schemas.objects import Artifact
 
 from prefect_sora.blocks import SoraCredentials
 from prefect_sora.emulator import Emulator
 from prefect_sora.flows import batch_text_to_video, text_to_video
-from prefect_sora.models import VideoRequest
+from prefect_sora.flows._artifacts import BatchProgress
+from prefect_sora.flows.results import ItemStatus, VideoResult
+from prefect_sora.models import Video, VideoRequest
 
 LINK = re.compile(r"^\[[^\]]*\]\(([^)]+)\)$")
 
@@ -72,3 +78,42 @@ def test_a_batch_summary_names_the_items_not_stored_and_how_to_resume(
     assert sorted(links_in(artifacts)) == sorted(item.url for item in batch.items if item.ok)
     progress = [a for a in artifacts if a.type == "progress"]
     assert len(progress) == 1 and progress[0].data == 100, "one bar for the whole batch, finished"
+
+
+def test_the_batch_progress_is_the_mean_of_its_items_and_moves_while_videos_generate() -> None:
+    def job(video_id: str, status: str, progress: float = 0) -> Video:
+        return Video.model_validate({"id": video_id, "status": status, "progress": progress})
+
+    def done(index: int, video_id: str, status: ItemStatus) -> VideoResult:
+        return VideoResult(index=index, prompt="p", video_id=video_id, status=status)
+
+    @flow
+    async def four_videos() -> tuple[UUID, list[float]]:
+        progress = BatchProgress(4, interval=0)  # written on every change, for the test
+        await progress.start()
+        shown: list[float] = []
+
+        async def then(change: Awaitable[None]) -> None:
+            await change
+            assert progress._id is not None
+            (artifact,) = await artifacts_by_id(progress._id)
+            shown.append(float(artifact.data))
+
+        await then(progress.job_changed(job("video_a", "in_progress", 50)))  # a at 50 of 400
+        await then(progress.job_changed(job("video_b", "queued")))
+        await then(progress.job_changed(job("video_a", "completed", 100)))  # downloading: 100
+        await then(progress.item_finished(done(0, "video_a", "stored")))
+        await then(progress.job_changed(job("video_b", "in_progress", 40)))
+        await then(progress.job_changed(job("video_b", "failed", 40)))  # out of the count until its item says
+        await then(progress.item_finished(done(1, "video_b", "failed")))  # finally failed: 100
+        await then(progress.finish())
+        return progress._id, shown
+
+    _, shown = asyncio.run(four_videos())
+
+    assert shown == [12.5, 12.5, 25.0, 25.0, 35.0, 25.0, 50.0, 50.0]
+
+
+async def artifacts_by_id(artifact_id: UUID) -> list[Artifact]:
+    async with get_client() as client:
+        return await client.read_artifacts(artifact_filter=ArtifactFilter(id=ArtifactFilterId(any_=[artifact_id])))
