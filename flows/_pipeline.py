@@ -13,8 +13,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
@@ -30,6 +29,7 @@ from prefect_sora.errors import (
     SubmissionUncertain,
     WaitTimeout,
 )
+from prefect_sora.flows._gate import SubmitGate
 from prefect_sora.flows.results import ItemStatus, VideoResult
 from prefect_sora.journal import Journal, JournalEntry, fingerprint
 from prefect_sora.models import StoredVideo, Video, VideoRequest
@@ -88,47 +88,6 @@ class Policy:
     def __post_init__(self) -> None:
         if not 0 <= self.resubmit_failed <= self.MAX_RESUBMITS:
             raise InvalidParameter("resubmit_failed", self.resubmit_failed, f"must be 0 to {self.MAX_RESUBMITS}")
-
-
-class SubmitGate:
-    """Keeps one run's lookups of cut-off creates apart from each other and from its items' creates.
-
-    ``known_ids`` only holds ids already written to the journal; without this, two
-    items of the same request cut off mid-create both adopted the newest matching
-    job (losing the other, paid one), and a lookup could adopt the job a sibling was
-    creating at that moment. Creates run side by side; a lookup runs alone, after the
-    creates in flight have written their ids, and holds new creates back meanwhile.
-    """
-
-    def __init__(self) -> None:
-        self._changed = asyncio.Condition()
-        self._creating = 0
-        self._looking = False
-
-    @asynccontextmanager
-    async def create(self) -> AsyncIterator[None]:
-        async with self._changed:
-            await self._changed.wait_for(lambda: not self._looking)
-            self._creating += 1
-        try:
-            yield
-        finally:
-            async with self._changed:
-                self._creating -= 1
-                self._changed.notify_all()
-
-    @asynccontextmanager
-    async def lookup(self) -> AsyncIterator[None]:
-        async with self._changed:
-            await self._changed.wait_for(lambda: not self._looking)
-            self._looking = True
-            await self._changed.wait_for(lambda: self._creating == 0)
-        try:
-            yield
-        finally:
-            async with self._changed:
-                self._looking = False
-                self._changed.notify_all()
 
 
 @dataclass
