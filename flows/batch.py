@@ -10,24 +10,20 @@ The other items are never stopped, and every item's result is kept.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
 from decimal import Decimal
-from typing import Any
 
-from prefect import State, flow, task
-from prefect.cache_policies import NO_CACHE
-from prefect.states import Failed
+from prefect import flow
 
 from prefect_sora.blocks.credentials import SoraCredentials
 from prefect_sora.errors import BatchIncomplete, InvalidParameter
-from prefect_sora.flows._artifacts import BatchProgress, Report, link_stored, publish_results
+from prefect_sora.flows._artifacts import Report, publish_results
 from prefect_sora.flows._common import check_budget, journal_for, resume_hint, run_key
 from prefect_sora.flows._credentials import resolve_credentials
 from prefect_sora.flows._forms import OptionalOptions, OptionalText, Requests
-from prefect_sora.flows._pipeline import Job, Policy, Run
-from prefect_sora.flows._steps import ClientSteps
-from prefect_sora.flows.results import BatchResult, VideoResult
-from prefect_sora.journal import JournalEntry
+from prefect_sora.flows._items import produce_items
+from prefect_sora.flows._pipeline import Job, Policy
+from prefect_sora.flows.results import BatchResult
+from prefect_sora.flows.shards import SHARD_DEPLOYMENT, scatter, shard_credentials, split
 from prefect_sora.models import VideoRequest
 from prefect_sora.pricing import CostEstimate, PriceTable
 from prefect_sora.tasks import estimate_cost
@@ -36,22 +32,6 @@ from prefect_sora.validation import validate_request
 
 #: The title and artifact keys (sora-batch-costs, sora-batch-summary) of its runs.
 REPORT = Report("Sora batch", "sora-batch")
-
-
-# One task run per video (not per step), so Prefect's bookkeeping stays small
-# beside the work at a thousand videos; NO_CACHE: every call is a real video.
-@task(name="produce-video", task_run_name="video-{job.index}", cache_policy=NO_CACHE)
-async def produce_video(job: Job, run: Run, entry: JournalEntry) -> VideoResult | State[VideoResult]:
-    """Take one batch item from request to stored file; if it is not stored, end `Failed` saying why.
-
-    The Failed state's data is the item's `VideoResult`, so the flow keeps its id and cost.
-    """
-    result = await run.produce(job, entry)
-    if result.ok:
-        return result
-    message = f"Item {job.index}: video {result.video_id or '(none)'} {result.status}: {result.error}"
-    run_logger(__name__).warning(message)
-    return Failed(message=message, data=result)
 
 
 @flow(name="sora-batch-text-to-video", log_prints=False)
@@ -67,6 +47,9 @@ async def batch_text_to_video(
     regenerate_expired: bool = False,
     storage_options: OptionalOptions = {},  # noqa: B006  (never mutated; an empty object in the form)
     journal_url: OptionalText = "",
+    shards: int = 1,
+    shard_deployment: str = SHARD_DEPLOYMENT,
+    shard_stale_seconds: float = 60.0,
 ) -> BatchResult:
     """Generate many videos, each with its own model, size and length, under one budget.
 
@@ -89,6 +72,13 @@ async def batch_text_to_video(
         regenerate_expired: If the download window closed, generate the video again (pays again).
         storage_options: fsspec options for `out`.
         journal_url: Where the resume journal lives (default `{out}/.prefect-sora/journal`).
+        shards: Split the items into this many shards, each run by `shard_deployment` on
+            whichever worker of its work pool takes it (1: all here). `out` and the
+            journal must then be on storage every worker reaches (`s3://...`), and
+            `credentials` a saved block's name (or None for the workers' environment).
+        shard_deployment: The deployment of the `sora-batch-shard` flow that runs a shard.
+        shard_stale_seconds: A shard run that stops beating its lease for this long is
+            taken for dead (its worker is gone) and started again, resuming from the journal.
 
     Returns:
         Per-item results in request order, and the totals, when every video is stored.
@@ -116,6 +106,8 @@ async def batch_text_to_video(
     """
     if concurrency < 1:
         raise InvalidParameter("concurrency", concurrency, "must be at least 1")
+    parts = split(len(requests), shards)  # refuses a shard count that is not a positive integer
+    shard_creds = shard_credentials(credentials) if len(parts) > 1 else None
     creds = await resolve_credentials(credentials)
     checked = _checked(requests, creds.prices())
     estimates = _estimate_all(checked, creds)
@@ -132,27 +124,36 @@ async def batch_text_to_video(
     # Every record is read before anything is submitted, so a key reused for a
     # different batch is refused whole, not after some of its items were paid for.
     entries = await asyncio.gather(*(journal.load(job.index, job.fingerprint()) for job in jobs))
-    progress = BatchProgress(len(jobs))
-    await progress.start()
-    slots = asyncio.Semaphore(concurrency)
-    policy = Policy(resubmit_failed=resubmit_failed, regenerate_expired=regenerate_expired)
-    async with creds.get_client() as client:
-        steps = ClientSteps(client, folder, timeout_seconds, storage_options, on_change=progress.job_changed)
-        run = Run(steps, journal, client, policy, storage_options, on_stored=link_stored)
-
-        async def one(job: Job, entry: JournalEntry) -> VideoResult:
-            async with slots:
-                # Prefect types this call as returning the State; from async code it is a coroutine of it.
-                call: Awaitable[State[Any]] = produce_video(job, run, entry, return_state=True)  # type: ignore[assignment]
-                state = await call
-            result = await state.aresult(raise_on_failure=False)
-            if not isinstance(result, VideoResult):  # the task itself broke (not a video's failure)
-                raise result if isinstance(result, BaseException) else TypeError(f"produce-video gave {result!r}")
-            await progress.item_finished(result)
-            return result
-
-        results = list(await asyncio.gather(*(one(job, entry) for job, entry in zip(jobs, entries, strict=True))))
-    await progress.finish()
+    if len(parts) > 1:
+        results = await scatter(
+            jobs,
+            parts,
+            deployment=shard_deployment,
+            credentials=shard_creds,
+            journal=journal,
+            shard_parameters={
+                "out": out,
+                "concurrency": concurrency,
+                "timeout_seconds": timeout_seconds,
+                "resubmit_failed": resubmit_failed,
+                "regenerate_expired": regenerate_expired,
+                "storage_options": storage_options,
+            },
+            stale_after=shard_stale_seconds,
+            logger=logger,
+        )
+    else:
+        results = await produce_items(
+            jobs,
+            entries,
+            credentials=creds,
+            journal=journal,
+            folder=folder,
+            concurrency=concurrency,
+            timeout_seconds=timeout_seconds,
+            policy=Policy(resubmit_failed=resubmit_failed, regenerate_expired=regenerate_expired),
+            storage_options=storage_options,
+        )
 
     actual = sum((r.actual_usd for r in results), Decimal("0"))
     stored = sum(r.ok for r in results)

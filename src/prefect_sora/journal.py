@@ -52,6 +52,10 @@ class JournalEntry(BaseModel):
     failure_code: str | None = None
     failure: str | None = None
     stored: StoredVideo | None = None
+    # The item's result as the flows report it, kept by a shard run of a sharded
+    # batch so that the parent, on another machine, can gather it.
+    outcome: dict[str, Any] | None = None
+    outcome_run: str | None = None  # the parent flow run it was recorded for
     updated_at: float | None = None
 
     def to_new(self) -> JournalEntry:
@@ -127,9 +131,13 @@ class Journal:
         """Remove half-written records a killed process left behind (once, at the start of a run)."""
         await asyncio.to_thread(self._sweep)
 
+    async def entries(self) -> list[JournalEntry]:
+        """Every record of this key, in no particular order."""
+        return await asyncio.to_thread(self._read_all)
+
     async def known_ids(self) -> frozenset[str]:
         """Every job id any record of this key holds, so a lookup never adopts a sibling's job."""
-        entries = await asyncio.to_thread(self._read_all)
+        entries = await self.entries()
         ids = {e.video_id for e in entries if e.video_id}
         ids.update(i for e in entries for i in e.failed_ids)
         return frozenset(ids)
@@ -138,21 +146,24 @@ class Journal:
         return posixpath.join(self.folder, f"{index:06d}.json")
 
     def _read(self, index: int) -> JournalEntry | None:
+        # One whole-object read: on object stores a record replaced between an open
+        # and its first read would otherwise fail the read (s3fs's FileExpired).
         try:
-            with self.fs.open(self._path(index), "rb") as handle:
-                return JournalEntry.model_validate_json(handle.read())
+            return JournalEntry.model_validate_json(self.fs.cat_file(self._path(index)))
         except FileNotFoundError:
             return None
 
     def _read_all(self) -> list[JournalEntry]:
+        # Other processes (the shards of a sharded batch) write here too: list afresh.
+        self.fs.invalidate_cache(self.folder)
         try:
             paths = self.fs.glob(posixpath.join(self.folder, "*.json"))
         except FileNotFoundError:
             return []
         entries = []
         for path in paths:
-            with self.fs.open(path, "rb") as handle:
-                entries.append(JournalEntry.model_validate_json(handle.read()))
+            with contextlib.suppress(FileNotFoundError):
+                entries.append(JournalEntry.model_validate_json(self.fs.cat_file(path)))
         return entries
 
     def _sweep(self) -> None:

@@ -127,9 +127,10 @@ class Lease:
             await self.beat()
 
     def _read(self) -> LeaseRecord | None:
+        # One whole-object read, never open-then-read: the owner replaces the record
+        # every beat, and s3fs refuses to read on from an object that changed (FileExpired).
         try:
-            with self._fs.open(self._path, "rb") as handle:
-                return LeaseRecord.model_validate_json(handle.read())
+            return LeaseRecord.model_validate_json(self._fs.cat_file(self._path))
         except (FileNotFoundError, ValidationError):
             return None
 

@@ -24,6 +24,8 @@ pytestmark = pytest.mark.slow
 DEPLOYMENTS = {
     "sora-text-to-video/text-to-video": "prefect_sora.flows.text_to_video:text_to_video",
     "sora-batch-text-to-video/nightly-batch": "prefect_sora.flows.batch:batch_text_to_video",
+    "sora-batch-text-to-video/sharded-batch": "prefect_sora.flows.batch:batch_text_to_video",
+    "sora-batch-shard/batch-shard": "prefect_sora.flows.shards:batch_shard",
     "sora-image-to-video/image-to-video": "prefect_sora.flows.image_to_video:image_to_video",
     "sora-remix-video/remix": "prefect_sora.flows.remix:remix_video",
 }
@@ -69,7 +71,8 @@ def test_deploy_all_creates_the_four_deployments_on_the_sora_pool(project: Proje
     for name, entrypoint in DEPLOYMENTS.items():
         assert found[name]["entrypoint"] == entrypoint
         assert found[name]["work_pool_name"] == "sora-pool"
-        assert found[name]["parameters"]["credentials"] == "sora"
+        if name != "sora-batch-shard/batch-shard":  # its runs are given everything by the batch flow
+            assert found[name]["parameters"]["credentials"] == "sora"
     (nightly,) = found["sora-batch-text-to-video/nightly-batch"]["schedules"]
     assert nightly["schedule"]["cron"] == "0 2 * * *" and nightly["active"] is False
 

@@ -1,0 +1,80 @@
+"""Producing a batch's items on one client: a task run per video, at most `concurrency` at once.
+
+Shared by the batch flow (all its items) and by a shard run of a sharded batch
+(its share of them). Each video is one ``produce-video`` task run, which ends
+``Failed`` (with the id, status and reason in its message) when its video is
+not stored; the others are never stopped, and every item's result is kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from prefect import State, task
+from prefect.cache_policies import NO_CACHE
+from prefect.states import Failed
+
+from prefect_sora.blocks.credentials import SoraCredentials
+from prefect_sora.flows._artifacts import BatchProgress, link_stored
+from prefect_sora.flows._pipeline import Job, Policy, Run
+from prefect_sora.flows._steps import ClientSteps
+from prefect_sora.flows.results import VideoResult
+from prefect_sora.journal import Journal, JournalEntry
+from prefect_sora.tasks._common import run_logger
+
+
+# One task run per video (not per step), so Prefect's bookkeeping stays small
+# beside the work at a thousand videos; NO_CACHE: every call is a real video.
+@task(name="produce-video", task_run_name="video-{job.index}", cache_policy=NO_CACHE)
+async def produce_video(job: Job, run: Run, entry: JournalEntry) -> VideoResult | State[VideoResult]:
+    """Take one batch item from request to stored file; if it is not stored, end `Failed` saying why.
+
+    The Failed state's data is the item's `VideoResult`, so the flow keeps its id and cost.
+    """
+    result = await run.produce(job, entry)
+    if result.ok:
+        return result
+    message = f"Item {job.index}: video {result.video_id or '(none)'} {result.status}: {result.error}"
+    run_logger(__name__).warning(message)
+    return Failed(message=message, data=result)
+
+
+async def produce_items(
+    jobs: Sequence[Job],
+    entries: Sequence[JournalEntry],
+    *,
+    credentials: SoraCredentials,
+    journal: Journal,
+    folder: str,
+    concurrency: int,
+    timeout_seconds: float | None,
+    policy: Policy,
+    storage_options: dict[str, Any] | None,
+    on_result: Callable[[VideoResult, JournalEntry], Awaitable[None]] | None = None,
+) -> list[VideoResult]:
+    """Every job to a result, in order, at most ``concurrency`` in flight, with a progress artifact."""
+    progress = BatchProgress(len(jobs))
+    await progress.start()
+    slots = asyncio.Semaphore(concurrency)
+    async with credentials.get_client() as client:
+        steps = ClientSteps(client, folder, timeout_seconds, storage_options, on_change=progress.job_changed)
+        run = Run(steps, journal, client, policy, storage_options, on_stored=link_stored)
+
+        async def one(job: Job, entry: JournalEntry) -> VideoResult:
+            async with slots:
+                # Prefect types this call as returning the State; from async code it is a coroutine of it.
+                call: Awaitable[State[Any]] = produce_video(job, run, entry, return_state=True)  # type: ignore[assignment]
+                state = await call
+            result = await state.aresult(raise_on_failure=False)
+            if not isinstance(result, VideoResult):  # the task itself broke (not a video's failure)
+                raise result if isinstance(result, BaseException) else TypeError(f"produce-video gave {result!r}")
+            if on_result is not None:
+                await on_result(result, entry)
+            await progress.item_finished(result)
+            return result
+
+        results = list(await asyncio.gather(*(one(job, entry) for job, entry in zip(jobs, entries, strict=True))))
+    await progress.finish()
+    return results

@@ -1,0 +1,228 @@
+"""A batch scaled out over a work pool: three real workers, one killed mid-run, one rate limit shared.
+
+Everything is real: a ``prefect server``, the repository's prefect.yaml deployed
+to it, three ``prefect worker`` processes on one process work pool, a Prefect
+global concurrency limit with slot decay named by the block, the emulator
+enforcing a per-key request rate and a cap on running jobs, and the journal and
+videos on S3 (a moto server on loopback). The parent flow runs in a process of
+its own, as a scheduled run would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from deploy_helpers import BIN, Project, Server, prefect
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from prefect_sora.blocks import SoraCredentials
+from prefect_sora.emulator import Emulator
+
+pytestmark = pytest.mark.slow
+
+ITEMS = 60
+RPM = 600  # the gateway's limit per key
+LIMIT, DECAY = 20, 9.0  # the shared Prefect limit: at most LIMIT + 60 * DECAY = 560 slots in any minute
+KEY = "nightly-sharded-1"
+
+PARENT = """
+import asyncio, json, sys
+from prefect_sora.errors import BatchIncomplete
+from prefect_sora.flows import batch_text_to_video
+from prefect_sora.models import VideoRequest
+
+options = json.loads(sys.argv[1])
+requests = [VideoRequest(prompt=f"A sharded video, take {i}") for i in range(options["items"])]
+try:
+    result = asyncio.run(batch_text_to_video(
+        requests, out=options["out"], credentials="sora", idempotency_key=options["key"], shards=3,
+        concurrency=12, storage_options=options["storage"], shard_stale_seconds=12, max_cost_usd=100,
+    ))
+except BatchIncomplete as incomplete:
+    result = incomplete.result
+print(result.model_dump_json())
+"""
+
+
+@pytest.fixture(scope="module")
+def gateway() -> Iterator[Emulator]:
+    with Emulator(rpm=RPM, max_running_jobs=18, job_seconds_range=(3.0, 6.0), seed=3) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A moto S3 server on loopback with the bucket ``videos``; yields the storage options."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    boto3.client(
+        "s3", endpoint_url=endpoint, aws_access_key_id="x", aws_secret_access_key="y", region_name="us-east-1"
+    ).create_bucket(Bucket="videos")
+    yield {"key": "x", "secret": "y", "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"}}
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def workers(project: Project, gateway: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Any]]:
+    """The ``sora`` block and the shared limit saved, then three workers on ``sora-pool``, each in its own session."""
+    server = project.server
+    with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+        SoraCredentials(
+            api_key="sk-sharded-LEAKCANARY-51e0",
+            base_url=gateway.base_url,
+            rate_limit_name="sora-key",
+            max_running_jobs=6,
+        ).save("sora", overwrite=True)
+    prefect(
+        "gcl",
+        "create",
+        "sora-key",
+        "--limit",
+        str(LIMIT),
+        "--slot-decay-per-second",
+        str(DECAY),
+        server=server,
+        cwd=project.path,
+    )
+    started = []
+    for number in range(3):
+        folder = tmp_path_factory.mktemp(f"worker-{number}")
+        log = (folder / "worker.log").open("w")
+        process = subprocess.Popen(
+            [str(BIN / "prefect"), "worker", "start", "--pool", "sora-pool", "--name", f"worker-{number}"],
+            cwd=folder,
+            env=server.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # so that killing it takes nothing else down
+        )
+        started.append(process)
+    yield started
+    for process in started:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    for process in started:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def parent(server: Server, s3: dict[str, Any], out: str) -> subprocess.Popen[str]:
+    options = {"items": ITEMS, "out": out, "key": KEY, "storage": s3}
+    return subprocess.Popen(
+        [sys.executable, "-c", PARENT, json.dumps(options)],
+        env=server.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def shard_runs(server: Server) -> list[dict[str, Any]]:
+    body = {"flows": {"name": {"any_": ["sora-batch-shard"]}}}
+    return list(server.post("/flow_runs/filter", body))
+
+
+def parent_of(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[1])
+
+
+def kill_a_worker_running_a_shard(server: Server, workers: list[Any]) -> dict[str, Any]:
+    """SIGKILL the worker of a running shard and the shard's own process: its machine is gone."""
+    deadline = time.monotonic() + 120
+    seen: list[tuple[str, str, int | None]] = []
+    while time.monotonic() < deadline:
+        for run in shard_runs(server):
+            pid_field = run.get("infrastructure_pid") or ""
+            if run["state_type"] != "RUNNING" or not pid_field:
+                continue
+            pid = int(pid_field.rsplit(":", 1)[-1])  # "host:pid" in some Prefect versions, "pid" in others
+            seen.append((run["state_type"], pid_field, _parent_or_none(pid)))
+            worker = next((w for w in workers if w.pid == parent_of(pid)), None)
+            if worker is None:
+                continue
+            os.killpg(os.getpgid(pid), signal.SIGKILL)
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait(timeout=10)
+            return run
+        time.sleep(0.2)
+    raise AssertionError(f"no shard ever ran on a worker {[w.pid for w in workers]}: {seen[-6:]}")
+
+
+def _parent_or_none(pid: int) -> int | None:
+    try:
+        return parent_of(pid)
+    except OSError:
+        return None
+
+
+def stored_objects(s3: dict[str, Any], prefix: str) -> list[str]:
+    import s3fs
+
+    fs = s3fs.S3FileSystem(**s3)
+    fs.invalidate_cache()
+    return [path for path in fs.find(prefix) if "/.prefect-sora/" not in path]
+
+
+def test_a_sharded_batch_survives_a_killed_worker_stays_under_the_limit_and_resumes_without_paying_twice(
+    project: Project, workers: list[Any], gateway: Emulator, s3: dict[str, Any]
+) -> None:
+    server = project.server
+    out = "s3://videos/sharded/"
+    first = parent(server, s3, out)
+    # Mid-run: a third of the videos created, every shard busy.
+    deadline = time.monotonic() + 180
+    while gateway.stats()["creates"] < ITEMS // 3:
+        assert first.poll() is None, first.communicate()[1][-3000:]
+        assert time.monotonic() < deadline, "the shards never got going"
+        time.sleep(0.2)
+    killed = kill_a_worker_running_a_shard(server, workers)
+
+    stdout, stderr = first.communicate(timeout=400)
+    assert first.returncode == 0, stderr[-3000:]
+    result = json.loads(stdout.strip().splitlines()[-1])
+    stats = gateway.stats()
+
+    assert result["stored"] == ITEMS, [i for i in result["items"] if i["status"] != "stored"]
+    # Every video once, nothing half-written left beside them.
+    objects = stored_objects(s3, "videos/sharded/")
+    assert len(objects) == ITEMS and all(path.endswith(".mp4") for path in objects)
+    assert {item["url"].rsplit("/", 1)[1] for item in result["items"]} == {p.rsplit("/", 1)[1] for p in objects}
+    # One create per item, though a worker died with creates in flight.
+    assert stats["creates"] == ITEMS
+    # Three workers and four shard runs on one key never went over the gateway's limit.
+    assert max(stats["peak_requests_per_minute"].values()) <= RPM
+    assert stats["rate_limited"]["rpm"] == 0
+    # The killed shard was taken for dead and started again on a surviving worker.
+    runs = {run["id"]: run for run in shard_runs(server)}
+    assert runs[killed["id"]]["state_type"] == "CRASHED"
+    assert len(runs) == 4
+    assert sum(run["state_type"] == "COMPLETED" for run in runs.values()) == 3
+
+    # The parent rerun with the same key pays for nothing and stores nothing again.
+    second = parent(server, s3, out)
+    stdout, stderr = second.communicate(timeout=300)
+    assert second.returncode == 0, stderr[-3000:]
+    rerun = json.loads(stdout.strip().splitlines()[-1])
+
+    assert rerun["stored"] == ITEMS
+    assert all(item["resumed"] for item in rerun["items"])
+    assert gateway.stats()["creates"] == ITEMS
+    assert len(stored_objects(s3, "videos/sharded/")) == ITEMS
+    assert max(gateway.stats()["peak_requests_per_minute"].values()) <= RPM
