@@ -8,6 +8,7 @@ item was not stored go in the summary, the stored files in the link artifacts.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -56,7 +57,7 @@ async def link_stored(result: VideoResult) -> None:
     if in_flow_run() and result.url:
         await acreate_link_artifact(
             link=result.url,
-            link_text=f"{result.video_id} ({_size(result.bytes or 0)})",
+            link_text=f"{_text(result.video_id or '')} ({_size(result.bytes or 0)})",
             description=f"Item {result.index}: stored, {_size(result.bytes or 0)}",
         )
 
@@ -104,7 +105,7 @@ def summary(
     if problems:
         lines += ["", "## Not stored", "", "| item | video id | status | reason |", "|---|---|---|---|"]
         lines += [
-            f"| {r.index} | `{r.video_id or '-'}` | {r.status} | {_cell(r.error or '')[:REASON_CHARS]} |"
+            f"| {r.index} | {_code(r.video_id or '-')} | {r.status} | {_cell(r.error or '')[:REASON_CHARS]} |"
             for r in problems
         ]
         lines += ["", resume_hint]
@@ -169,6 +170,22 @@ class BatchProgress:
 def _cell(text: str) -> str:
     """Text that stays inside one markdown table cell."""
     return " ".join(text.replace("|", "/").split())
+
+
+_MARKDOWN = re.compile(r"([\\`*\[\]<>|])")
+
+
+def _text(text: str) -> str:
+    """Any text (a gateway's id) shown as itself in markdown: its punctuation escaped."""
+    return _MARKDOWN.sub(r"\\\1", text)
+
+
+def _code(text: str) -> str:
+    """Any text as inline code in a table cell: a fence longer than any run of backticks in it, ``|`` escaped."""
+    text = " ".join(text.split()).replace("|", "\\|")
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def _size(count: int) -> str:

@@ -24,6 +24,7 @@ from prefect_sora.client import ImageReference, ImageUpload, SoraClient
 from prefect_sora.errors import (
     ContentExpired,
     InvalidParameter,
+    JobCancelled,
     JobFailed,
     SoraError,
     SubmissionUncertain,
@@ -38,6 +39,9 @@ from prefect_sora.reconcile import find_matching_job
 from prefect_sora.tasks._common import run_logger
 
 Logger = logging.Logger | logging.LoggerAdapter[logging.Logger]
+
+#: The journal's failure code of a job that was cancelled rather than failed.
+CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,10 @@ class Run:
                 item.billed = True
                 return item.result("stored", stored=entry.stored)
             entry.to_submitted(entry.stored.video_id)  # the file went missing: fetch it again
+        if entry.stage == "failed" and entry.failure_code == CANCELLED:
+            # Someone cancelled this job (at the gateway or in its console): a rerun respects that.
+            cancelled = JobCancelled(entry.failure or "Job cancelled", code=CANCELLED, video_id=entry.failed_ids[-1])
+            return item.result("cancelled", error=cancelled, video_id=cancelled.video_id)
         if entry.stage == "failed" and len(entry.failed_ids) > self.policy.resubmit_failed:
             # An earlier run saw this job fail; resubmitting is the policy's call, not a rerun's.
             error = JobFailed(entry.failure or "Job failed", code=entry.failure_code, video_id=entry.failed_ids[-1])
@@ -146,6 +154,9 @@ class Run:
                 completed = await self.steps.wait(video)
                 item.billed = True  # billed from here on, whatever happens to the download
                 stored = await self.steps.fetch(completed.id)
+            except JobCancelled as exc:  # before JobFailed: a cancelled job is never resubmitted
+                await self.journal.save(entry.to_failed(exc.video_id, code=CANCELLED, message=exc.message))
+                return item.result("cancelled", error=exc, video_id=exc.video_id)
             except JobFailed as exc:
                 await self.journal.save(entry.to_failed(exc.video_id, code=exc.code, message=exc.message))
                 if len(entry.failed_ids) <= self.policy.resubmit_failed:

@@ -73,14 +73,19 @@ async def remix_video(
         source = await client.retrieve_video(source_id)
     if not source.is_completed:
         raise InvalidParameter("video_id", source_id, f"must be a completed video; it is {source.status}")
-    # The remix keeps the source's model, size and length; pricing them checks them too.
-    request = validate_request(
-        prompt=prompt,
-        model=source.model or "sora-2",
-        seconds=source.seconds or "4",
-        size=source.size or "720x1280",
-        table=creds.prices(),
-    )
+    # The remix keeps the source's model, size and length and is billed for them; one the
+    # gateway left out of the source is never guessed: the remix is refused, not sent unpriced.
+    model, seconds, size = source.model, source.seconds, source.size
+    if model is None or seconds is None or size is None:
+        missing = ", ".join(
+            name for name, value in (("model", model), ("seconds", seconds), ("size", size)) if not value
+        )
+        raise InvalidParameter(
+            "video_id",
+            source_id,
+            f"the gateway did not report the source video's {missing}, which the remix keeps and is billed for",
+        )
+    request = validate_request(prompt=prompt, model=model, seconds=seconds, size=size, table=creds.prices())
     return await run_single(
         REPORT,
         request,

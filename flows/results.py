@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-ItemStatus = Literal["stored", "failed", "timed_out", "expired", "error"]
+ItemStatus = Literal["stored", "failed", "cancelled", "timed_out", "expired", "error"]
 
 
 class VideoResult(BaseModel):
@@ -16,7 +16,8 @@ class VideoResult(BaseModel):
     Attributes:
         index: Position in the batch (0 for single-video flows).
         video_id: The job id, whenever a job exists; resume or fetch with it.
-        status: ``stored``; ``failed`` (the job failed, not billed); ``timed_out``
+        status: ``stored``; ``failed`` (the job failed, not billed); ``cancelled``
+            (cancelled at the gateway, not billed, never resubmitted); ``timed_out``
             (still running at the deadline: rerun to resume); ``expired`` (the
             download window closed); ``error`` (anything else, see ``error``).
         url: The stored file's fsspec URL.

@@ -115,6 +115,17 @@ def test_bad_parameters_exit_2_naming_the_parameter_before_any_request(
     assert sora_emulator.stats()["requests_total"] == 0
 
 
+def test_an_error_is_printed_as_written_never_read_as_rich_markup(
+    run: Run, sora_emulator: Emulator, api_key: str
+) -> None:
+    env = {"SORA_API_KEY": api_key, "SORA_BASE_URL": sora_emulator.base_url}
+
+    result = run("generate", "A red kite", "--model", "sora[/]-[bold]x", env=env)
+
+    assert result.exit_code == 2, result.output
+    assert "sora[/]-[bold]x" in result.stderr
+
+
 def test_an_unknown_block_name_exits_2_naming_it(run: Run) -> None:
     result = run("generate", "A red kite", "--block", "no-such-block")
 

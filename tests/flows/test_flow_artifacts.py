@@ -17,7 +17,7 @@ from prefect.client.schemas.objects import Artifact
 from prefect_sora.blocks import SoraCredentials
 from prefect_sora.emulator import Emulator
 from prefect_sora.flows import batch_text_to_video, text_to_video
-from prefect_sora.flows._artifacts import BatchProgress
+from prefect_sora.flows._artifacts import BatchProgress, _text, summary
 from prefect_sora.flows.results import ItemStatus, VideoResult
 from prefect_sora.models import Video, VideoRequest
 
@@ -117,3 +117,17 @@ def test_the_batch_progress_is_the_mean_of_its_items_and_moves_while_videos_gene
 async def artifacts_by_id(artifact_id: UUID) -> list[Artifact]:
     async with get_client() as client:
         return await client.read_artifacts(artifact_filter=ArtifactFilter(id=ArtifactFilterId(any_=[artifact_id])))
+
+
+def test_odd_ids_stay_inside_their_table_cell_and_show_as_written() -> None:
+    # In-process: the emulator's ids never hold these characters; some gateways' may
+    # (any printable id is accepted), so the markdown is checked directly.
+    odd = "vid|eo`1*[x]"
+    item = VideoResult(index=0, prompt="p", video_id=odd, status="failed", error="a | b", estimated_usd=Decimal("0.4"))
+    markdown = summary("T", [item], estimated=Decimal("0.4"), actual=Decimal("0"), resume_hint="")
+    (row,) = [line for line in markdown.splitlines() if line.startswith("| 0 |")]
+
+    cells = re.split(r"(?<!\\)\|", row)[1:-1]
+    assert len(cells) == 4, row  # item, id, status, reason: the id's "|" did not open a fifth cell
+    assert cells[1].strip() == r"``vid\|eo`1*[x]``"
+    assert _text(odd) == r"vid\|eo\`1\*\[x\]"

@@ -93,6 +93,19 @@ def test_remix_of_a_video_still_in_progress_is_refused_before_any_create(
     assert (stats["creates"], stats["remixes"]) == (1, 0)
 
 
+def test_remix_of_a_source_whose_length_the_gateway_left_out_is_refused_not_guessed(
+    sora_emulator: Emulator, credentials: SoraCredentials, out: str
+) -> None:
+    source = make_video(sora_emulator, "A red kite over hills", seconds="12")
+    sora_emulator.configure(null_fields=["seconds"])  # as some gateways answer
+
+    with pytest.raises(InvalidParameter, match="seconds") as refused:
+        asyncio.run(remix_video(source, "Make the kite blue", out=out, credentials=credentials))
+
+    assert refused.value.param == "video_id"
+    assert sora_emulator.stats()["remixes"] == 0
+
+
 def test_remix_over_budget_is_refused_before_any_create(
     sora_emulator: Emulator, credentials: SoraCredentials, out: str
 ) -> None:

@@ -11,7 +11,7 @@ from prefect import get_client
 
 from prefect_sora.blocks import SoraCredentials
 from prefect_sora.emulator import Emulator
-from prefect_sora.errors import InvalidParameter
+from prefect_sora.errors import BatchIncomplete, InvalidParameter
 from prefect_sora.flows import batch_text_to_video, text_to_video
 from prefect_sora.flows._pipeline import Job
 from prefect_sora.journal import Journal, JournalEntry
@@ -185,3 +185,28 @@ def test_a_cut_off_item_does_not_adopt_the_job_a_sibling_is_creating_meanwhile(
     assert batch.items[0].video_id not in (None, made)
     assert batch.stored == 2
     assert sora_emulator.stats()["creates"] == 2
+
+
+def test_a_cancelled_job_is_reported_cancelled_and_never_resubmitted_by_the_policy_or_a_rerun(
+    sora_emulator: Emulator, credentials: SoraCredentials, out: str
+) -> None:
+    requests = [
+        VideoRequest(prompt="A kite [emulator:seconds=0.2]"),
+        VideoRequest(prompt="A lantern [emulator:end=cancelled] [emulator:seconds=0.2]"),
+    ]
+
+    def run() -> list[tuple[str, str | None]]:
+        with pytest.raises(BatchIncomplete) as raised:
+            asyncio.run(
+                batch_text_to_video(
+                    requests, out=out, credentials=credentials, idempotency_key="kites-1", resubmit_failed=2
+                )
+            )
+        return [(item.status, item.video_id) for item in raised.value.result.items]
+
+    first = run()
+    again = run()
+
+    assert first[0][0] == "stored" and first[1][0] == "cancelled" and first[1][1] is not None
+    assert again == first  # the same cancelled job, reported again
+    assert sora_emulator.stats()["creates"] == 2  # resubmit_failed=2 did not resubmit a cancelled job

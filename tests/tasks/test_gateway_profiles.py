@@ -87,6 +87,7 @@ def test_a_batch_reports_each_terminal_status_with_its_id(tmp_path: Path) -> Non
         assert item.video_id is not None and item.status != "stored", end
         assert end in (item.error or ""), (end, item.error)
         assert item.error_type == {"cancelled": "JobCancelled", "expired": "ContentExpired"}.get(end, "JobFailed")
+        assert item.status == {"cancelled": "cancelled", "expired": "expired"}.get(end, "failed"), end
     assert emulator.stats()["creates"] == 6
 
 

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from prefect_sora.errors import BudgetExceeded, InvalidParameter, InvalidRequest, SoraError
 
@@ -24,13 +25,15 @@ def exit_codes() -> Iterator[None]:
     try:
         yield
     except BudgetExceeded as exc:
-        err.print(f"[bold red]Refused:[/] {exc}")
+        err.print(f"[bold red]Refused:[/] {escape(str(exc))}")
         raise typer.Exit(BUDGET) from None
     except (InvalidParameter, InvalidRequest) as exc:
-        err.print(f"[bold red]Invalid input:[/] {exc}")
+        err.print(f"[bold red]Invalid input:[/] {escape(str(exc))}")
         raise typer.Exit(BAD_INPUT) from None
     except SoraError as exc:
-        err.print(f"[bold red]{getattr(exc, 'reason', None) or type(exc).__name__}:[/] {exc}")
+        # What the gateway said is text, never Rich markup: "[policy]" must print as written.
+        kind = escape(getattr(exc, "reason", None) or type(exc).__name__)
+        err.print(f"[bold red]{kind}:[/] {escape(str(exc))}")
         raise typer.Exit(API_FAILURE) from None
     except KeyboardInterrupt:
         err.print("Interrupted.")

@@ -10,6 +10,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from prefect_sora.cli._exit import API_FAILURE, exit_codes
@@ -75,7 +76,7 @@ def generate(
     if as_json:
         typer.echo(result.model_dump_json())
         return
-    out_console.print(f"[bold green]Stored[/] {result.video_id} at {result.url}")
+    out_console.print(f"[bold green]Stored[/] {escape(str(result.video_id))} at {escape(str(result.url))}")
     out_console.print(
         f"{result.bytes:,} bytes, sha256 {result.sha256}; cost ${result.actual_usd} (estimated ${result.estimated_usd})"
     )
@@ -128,11 +129,12 @@ def batch(
         for column in table.columns:
             column.overflow = "fold"
         for item in result.items:
-            table.add_row(str(item.index), item.status, item.video_id or "-", item.url or (item.error or "")[:120])
+            detail = item.url or (item.error or "")[:120]
+            table.add_row(str(item.index), item.status, escape(item.video_id or "-"), escape(detail))
         out_console.print(table)
         out_console.print(
             f"{result.stored} of {len(result.items)} stored; cost ${result.actual_usd} "
-            f"(estimated ${result.estimated_usd}); resume key {result.idempotency_key}"
+            f"(estimated ${result.estimated_usd}); resume key {escape(result.idempotency_key)}"
         )
     if result.failed:
         raise typer.Exit(API_FAILURE)
