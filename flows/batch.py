@@ -107,6 +107,8 @@ async def batch_text_to_video(
     if concurrency < 1:
         raise InvalidParameter("concurrency", concurrency, "must be at least 1")
     parts = split(len(requests), shards)  # refuses a shard count that is not a positive integer
+    if not shard_stale_seconds > 0:
+        raise InvalidParameter("shard_stale_seconds", shard_stale_seconds, "must be a positive number of seconds")
     shard_creds = shard_credentials(credentials) if len(parts) > 1 else None
     creds = await resolve_credentials(credentials)
     checked = _checked(requests, creds.prices())

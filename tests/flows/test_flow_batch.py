@@ -137,3 +137,33 @@ def test_an_item_not_stored_fails_its_task_run_and_the_flow_run_saying_how_many_
     # One WARNING line for the item not stored, naming its job; none for the stored ones.
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert [w for w in warnings if w.startswith("Item ")] == [message]
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"shards": 0}, "shards"),
+        ({"shards": -2}, "shards"),
+        ({"shards": 2, "shard_stale_seconds": 0}, "shard_stale_seconds"),
+        ({"shards": 2}, "credentials"),  # an unsaved block cannot travel to the shard runs
+        ({"shards": 2, "credentials": None, "shard_deployment": "no-such/deployment"}, "shard_deployment"),
+    ],
+)
+def test_a_bad_shard_setting_is_refused_before_any_request(
+    sora_emulator: Emulator,
+    credentials: SoraCredentials,
+    out: str,
+    monkeypatch: pytest.MonkeyPatch,
+    options: dict,
+    named: str,
+) -> None:
+    monkeypatch.setenv("SORA_API_KEY", "sk-test-shards")
+    monkeypatch.setenv("SORA_BASE_URL", sora_emulator.base_url)
+    requests = [VideoRequest(prompt=f"A paper boat, take {i}") for i in range(3)]
+    arguments = {"credentials": credentials, **options}
+
+    with pytest.raises(InvalidParameter) as refused:
+        asyncio.run(batch_text_to_video(requests, out=out, **arguments))
+
+    assert refused.value.param == named
+    assert sora_emulator.stats()["requests_total"] == 0
