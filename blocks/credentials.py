@@ -13,10 +13,9 @@ from pydantic import ConfigDict, Field, HttpUrl, SecretStr, ValidationInfo, fiel
 
 from prefect_sora.client import DEFAULT_BASE_URL, SoraClient
 from prefect_sora.errors import InvalidParameter
-from prefect_sora.pacing import check_pacing
 from prefect_sora.pricing import PriceTable, price_table
 from prefect_sora.retries import RetryPolicy
-from prefect_sora.validation import check_base_url, check_gateway_headers
+from prefect_sora.validation import check_base_url, check_gateway_headers, check_pacing
 
 
 # The example below has no <, > or &: Prefect's server stores a block's code example

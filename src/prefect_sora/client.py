@@ -35,10 +35,10 @@ from prefect_sora.http import (
     transport_error,
 )
 from prefect_sora.models import DeletedVideo, ImageReference, ImageUpload, Video, VideoList, VideoRequest, VideoVariant
-from prefect_sora.pacing import Priority, check_pacing, pacer_for
+from prefect_sora.pacing import Priority, pacer_for
 from prefect_sora.reconcile import look_for_job
 from prefect_sora.retries import Action, RetryPolicy, classify, retry_after_seconds
-from prefect_sora.validation import check_base_url, check_gateway_headers, check_video_id, id_segment
+from prefect_sora.validation import check_base_url, check_gateway_headers, check_pacing, check_video_id, id_segment
 
 logger = logging.getLogger("prefect_sora.client")
 
@@ -74,7 +74,7 @@ class ContentStream:
 
 @functools.cache
 def _ssl_context() -> ssl.SSLContext:
-    # Building an SSL context costs ~10 ms of CPU; a batch opens many clients.
+    # Building an SSL context costs CPU each time; a batch opens many clients.
     return httpx.create_ssl_context()
 
 

@@ -233,8 +233,8 @@ class GatedTransport(httpx.AsyncBaseTransport):
     """At most ``limit`` requests in flight; the rest wait in asyncio, not in httpx's pool.
 
     httpx's pool rescans its whole queue of waiting requests on every request,
-    so a thousand requests queued in one client cost quadratic time (38 % of a
-    1,000-video batch, profiled) and can run into the pool timeout. A streamed
+    so a thousand requests queued in one client cost quadratic time (profiled
+    in BENCHMARKS.md, "Fan-out") and can run into the pool timeout. A streamed
     response holds its slot until it is closed.
     """
 

@@ -23,7 +23,6 @@ import contextlib
 import hashlib
 import json
 import posixpath
-import re
 import time
 import uuid
 from typing import Any, Literal
@@ -34,9 +33,9 @@ from pydantic import AliasChoices, BaseModel, Field
 
 from prefect_sora.errors import InvalidParameter
 from prefect_sora.models import StoredVideo
+from prefect_sora.validation import check_idempotency_key
 
 Stage = Literal["new", "submitting", "submitted", "failed", "stored"]
-_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")
 
 
 class JournalEntry(BaseModel):
@@ -91,18 +90,11 @@ def fingerprint(fields: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
-def check_key(key: str) -> str:
-    """Refuse an idempotency key that could not be a folder name."""
-    if not _KEY.fullmatch(key):
-        raise InvalidParameter("idempotency_key", key, "use 1-128 letters, digits, '.', '_' or '-'")
-    return key
-
-
 class Journal:
     """The records of one idempotency key, under a root fsspec URL."""
 
     def __init__(self, root: str, key: str, storage_options: dict[str, Any] | None = None) -> None:
-        self.key = check_key(key)
+        self.key = check_idempotency_key(key)
         fs, path = fsspec.core.url_to_fs(root, **(storage_options or {}))
         self.fs: AbstractFileSystem = fs
         self.folder = posixpath.join(path.rstrip("/"), self.key)
@@ -176,7 +168,7 @@ class Journal:
                 self.fs.rm(leftover)
 
     def _write(self, entry: JournalEntry) -> None:
-        if not self._folder_made:  # once per journal, not once per record (9 % of a big batch)
+        if not self._folder_made:  # once per journal, not once per record (a stat each on object stores)
             self.fs.makedirs(self.folder, exist_ok=True)
             self._folder_made = True
         final = self._path(entry.index)

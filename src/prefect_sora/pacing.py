@@ -43,7 +43,6 @@ from dataclasses import dataclass, field
 import httpx
 
 from prefect_sora.budget import Budget, RateHeaders
-from prefect_sora.errors import InvalidParameter
 
 logger = logging.getLogger("prefect_sora.pacing")
 
@@ -325,25 +324,6 @@ class Pacer:
                 self._jobs.wake_one()
 
 
-def check_pacing(*, requests_per_minute: int | None, max_running_jobs: int | None, rate_limit_name: str | None) -> None:
-    """Refuse a non-positive rate or cap, or an unusable limit name, before any request.
-
-    Raises:
-        InvalidParameter: naming the setting, the value and what is allowed.
-    """
-    for name, value in (("requests_per_minute", requests_per_minute), ("max_running_jobs", max_running_jobs)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise InvalidParameter(name, value, "must be a whole number of at least 1, or None for no limit")
-    if rate_limit_name is not None and (
-        not rate_limit_name.strip() or len(rate_limit_name) > 200 or set(rate_limit_name) & set("/%&><")
-    ):
-        raise InvalidParameter(
-            "rate_limit_name",
-            rate_limit_name,
-            "must be the name of a Prefect global concurrency limit (not empty, none of / % & > <)",
-        )
-
-
 _pacers: dict[tuple[str, str], Pacer] = {}
 _pacers_lock = threading.Lock()
 
@@ -369,4 +349,4 @@ def forget_pacers() -> None:
         _pacers.clear()
 
 
-__all__ = ["Pacer", "Priority", "SharedLimit", "check_pacing", "forget_pacers", "key_label", "pacer_for"]
+__all__ = ["Pacer", "Priority", "SharedLimit", "forget_pacers", "key_label", "pacer_for"]

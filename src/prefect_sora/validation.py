@@ -271,3 +271,32 @@ def check_image_reference(image_url: Any, file_id: Any) -> None:
                 )
     if file_id is not None and (not isinstance(file_id, str) or not file_id.strip() or not file_id.isprintable()):
         raise InvalidParameter("input_reference.file_id", file_id, "must be the id of an uploaded file, e.g. file-123")
+
+
+_IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")
+
+
+def check_idempotency_key(key: str) -> str:
+    """Refuse an idempotency key that could not be a folder name (the journal's)."""
+    if not isinstance(key, str) or not _IDEMPOTENCY_KEY.fullmatch(key):
+        raise InvalidParameter("idempotency_key", key, "use 1-128 letters, digits, '.', '_' or '-'")
+    return key
+
+
+def check_pacing(*, requests_per_minute: int | None, max_running_jobs: int | None, rate_limit_name: str | None) -> None:
+    """Refuse a non-positive rate or cap, or an unusable limit name, before any request.
+
+    Raises:
+        InvalidParameter: naming the setting, the value and what is allowed.
+    """
+    for name, value in (("requests_per_minute", requests_per_minute), ("max_running_jobs", max_running_jobs)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise InvalidParameter(name, value, "must be a whole number of at least 1, or None for no limit")
+    if rate_limit_name is not None and (
+        not rate_limit_name.strip() or len(rate_limit_name) > 200 or set(rate_limit_name) & set("/%&><")
+    ):
+        raise InvalidParameter(
+            "rate_limit_name",
+            rate_limit_name,
+            "must be the name of a Prefect global concurrency limit (not empty, none of / % & > <)",
+        )

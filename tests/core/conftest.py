@@ -1,4 +1,4 @@
-"""Fixtures for the API layer: clients of the emulator with fast, countable retries."""
+"""Fixtures for the core modules: clients of the emulator with fast, countable retries."""
 
 from __future__ import annotations
 
