@@ -157,19 +157,9 @@ async def batch_text_to_video(
             storage_options=storage_options,
         )
 
-    actual = sum((r.actual_usd for r in results), Decimal("0"))
-    stored = sum(r.ok for r in results)
-    batch = BatchResult(
-        items=results,
-        estimated_usd=total,
-        actual_usd=actual,
-        stored=stored,
-        failed=len(results) - stored,
-        idempotency_key=key,
-        journal_url=journal.url,
-    )
-    await publish_results(REPORT, results, estimated=total, actual=actual, resume_hint=resume_hint(key))
-    logger.info("Batch done: %d of %d stored, $%s spent", stored, len(results), actual)
+    batch = BatchResult.of(results, estimated_usd=total, idempotency_key=key, journal_url=journal.url)
+    await publish_results(REPORT, results, estimated=total, actual=batch.actual_usd, resume_hint=resume_hint(key))
+    logger.info("Batch done: %d of %d stored, $%s spent", batch.stored, len(results), batch.actual_usd)
     if batch.failed:
         raise BatchIncomplete(incomplete_message(batch), result=batch)
     return batch

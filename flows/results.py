@@ -74,3 +74,19 @@ class BatchResult(BaseModel):
     failed: int
     idempotency_key: str
     journal_url: str
+
+    @classmethod
+    def of(
+        cls, items: list[VideoResult], *, estimated_usd: Decimal, idempotency_key: str, journal_url: str
+    ) -> BatchResult:
+        """The batch's result from its items: the cost and the counts are summed from them."""
+        stored = sum(item.ok for item in items)
+        return cls(
+            items=items,
+            estimated_usd=estimated_usd,
+            actual_usd=sum((item.actual_usd for item in items), Decimal("0")),
+            stored=stored,
+            failed=len(items) - stored,
+            idempotency_key=idempotency_key,
+            journal_url=journal_url,
+        )

@@ -367,17 +367,9 @@ async def batch_shard(
             await keeping
         if work.done() and not work.cancelled():
             await lease.release()
-    stored = sum(r.ok for r in results)
-    batch = BatchResult(
-        items=results,
-        estimated_usd=sum((r.estimated_usd for r in results), Decimal("0")),
-        actual_usd=sum((r.actual_usd for r in results), Decimal("0")),
-        stored=stored,
-        failed=len(results) - stored,
-        idempotency_key=idempotency_key,
-        journal_url=journal.url,
-    )
-    logger.info("Shard %d done: %d of %d stored", shard, stored, len(results))
+    estimated = sum((r.estimated_usd for r in results), Decimal("0"))
+    batch = BatchResult.of(results, estimated_usd=estimated, idempotency_key=idempotency_key, journal_url=journal.url)
+    logger.info("Shard %d done: %d of %d stored", shard, batch.stored, len(results))
     if batch.failed:
-        raise BatchIncomplete(f"Shard {shard}: {stored} of {len(results)} videos stored", result=batch)
+        raise BatchIncomplete(f"Shard {shard}: {batch.stored} of {len(results)} videos stored", result=batch)
     return batch
