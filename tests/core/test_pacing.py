@@ -47,15 +47,20 @@ def peak_per_window(times: list[float], window: float = 60.0) -> int:
     return peak
 
 
-def drive(budget: Budget, seconds: float, *, start: float = 0.0) -> list[float]:
-    """Send whenever the budget allows, for ``seconds`` of fake time; the send times."""
+def drive(budget: Budget, seconds: float, *, start: float = 0.0, answer: bool = False) -> list[float]:
+    """Send whenever the budget allows, for ``seconds`` of fake time; the send times.
+
+    With ``answer``, each request is answered 200 (no rate headers) 50 ms later.
+    """
     now, sent = start, []
     while now < start + seconds:
         wait = budget.wait(now)
         if wait > 0:
             now += wait
             continue
-        budget.take(now)
+        number = budget.take(now)
+        if answer:
+            budget.answer(number, 200, RateHeaders(), now + 0.05)
         sent.append(now)
     return sent
 
@@ -155,26 +160,14 @@ def test_the_pace_recovers_after_runs_of_successes_but_never_above_the_limit() -
     budget = Budget()
     budget.configure(120, now=0.0)
     cap = budget.cap
-    sent = drive_with_answers(budget, start=0.0, seconds=10.0)
+    sent = drive(budget, 10.0, start=0.0, answer=True)
     budget.rate_limited(budget.take(10.0), None, 10.0)
     assert budget.rate is not None and cap is not None and budget.rate < 0.6 * cap
 
-    sent += [10.0, *drive_with_answers(budget, start=10.0, seconds=120.0)]
+    sent += [10.0, *drive(budget, 120.0, start=10.0, answer=True)]
 
     assert budget.rate == pytest.approx(cap)
     assert peak_per_window(sent) <= 120
-
-
-def drive_with_answers(budget: Budget, *, start: float, seconds: float) -> list[float]:
-    now, sent = start, []
-    while now < start + seconds:
-        wait = budget.wait(now)
-        if wait > 0:
-            now += wait
-            continue
-        budget.answer(budget.take(now), 200, RateHeaders(), now + 0.05)
-        sent.append(now)
-    return sent
 
 
 @pytest.mark.parametrize(("rpm", "burst"), [(120, 12), (120, 1), (375, 6), (600, 60)])
