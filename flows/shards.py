@@ -57,8 +57,9 @@ SHARD_DEPLOYMENT = "sora-batch-shard/batch-shard"
 MAX_LAUNCHES = 3
 _FINAL = {StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED}
 _GIVE_UP = {StateType.CRASHED, StateType.CANCELLED}
-#: A run still Pending (its process starting) after this many lease windows lost its worker.
-_PENDING_WINDOWS = 3
+#: A run still Pending (its process starting) after this many lease windows lost its worker;
+#: a Running one that has not taken its lease after as many was lost while starting.
+_START_WINDOWS = 3
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,7 @@ async def run_shards(
                     return
                 if state is not None and state.type is StateType.PENDING:
                     run.pending_since = run.pending_since or time.monotonic()
-                    if time.monotonic() - run.pending_since > _PENDING_WINDOWS * stale_after:
+                    if time.monotonic() - run.pending_since > _START_WINDOWS * stale_after:
                         await _crash(client, run, "never started; its worker is gone")
                         continue
                 if state is not None and state.type is StateType.RUNNING:
@@ -168,9 +169,10 @@ async def run_shards(
                         dead = lease.is_stale(record)
                     else:
                         # Not taken yet: it may be waiting out an earlier run that still holds
-                        # the lease (fine while that one beats); else it is judged by how long
-                        # it has been running without taking it.
-                        dead = lease.is_stale(record) and time.monotonic() - run.running_since > stale_after
+                        # the lease (fine while that one beats), or still starting on a busy
+                        # machine; else it is judged by how long it has run without taking it.
+                        started = time.monotonic() - run.running_since
+                        dead = lease.is_stale(record) and started > _START_WINDOWS * stale_after
                     if dead:
                         await _crash(client, run, "stopped beating its lease; its worker is gone")
                         continue  # the next read sees Crashed and starts it again
@@ -321,7 +323,6 @@ async def batch_shard(
         request = validate_request(**item.model_dump(), table=table)
         jobs.append(Job(index, request, estimate(request.model, request.size, int(request.seconds), table=table)))
     journal = Journal(journal_url, idempotency_key, storage_options or None)
-    entries = await asyncio.gather(*(journal.load(job.index, job.fingerprint()) for job in jobs))
     context = FlowRunContext.get()
     owner = str(context.flow_run.id) if context is not None and context.flow_run is not None else uuid.uuid4().hex
     lease = Lease(
@@ -333,6 +334,8 @@ async def batch_shard(
     )
     logger = run_logger(__name__)
     await lease.acquire()
+    # Read only now: an earlier run of this shard may have worked on until it let the lease go.
+    entries = await asyncio.gather(*(journal.load(job.index, job.fingerprint()) for job in jobs))
     logger.info("Shard %d: %d items, lease taken", shard, len(jobs))
 
     async def record(result: VideoResult, entry: JournalEntry) -> None:

@@ -95,7 +95,10 @@ class Journal:
 
     def __init__(self, root: str, key: str, storage_options: dict[str, Any] | None = None) -> None:
         self.key = check_idempotency_key(key)
-        fs, path = fsspec.core.url_to_fs(root, **(storage_options or {}))
+        # No listings cache: other processes (a sharded batch's) write here too, and on
+        # object stores a cached listing makes a record written since look missing
+        # (s3fs's mv of a fresh partial then fails with FileNotFoundError).
+        fs, path = fsspec.core.url_to_fs(root, **{**(storage_options or {}), "use_listings_cache": False})
         self.fs: AbstractFileSystem = fs
         self.folder = posixpath.join(path.rstrip("/"), self.key)
         self.url = fs.unstrip_protocol(self.folder)
@@ -146,8 +149,6 @@ class Journal:
             return None
 
     def _read_all(self) -> list[JournalEntry]:
-        # Other processes (the shards of a sharded batch) write here too: list afresh.
-        self.fs.invalidate_cache(self.folder)
         try:
             paths = self.fs.glob(posixpath.join(self.folder, "*.json"))
         except FileNotFoundError:

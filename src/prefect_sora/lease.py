@@ -27,6 +27,7 @@ import contextlib
 import posixpath
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import fsspec
@@ -34,6 +35,10 @@ from fsspec import AbstractFileSystem
 from pydantic import BaseModel, ValidationError
 
 from prefect_sora.errors import InvalidParameter
+
+# Leases read and write on threads of their own: on the default executor a beat
+# could queue behind a busy run's journal and storage I/O and miss its window.
+_IO = ThreadPoolExecutor(max_workers=2, thread_name_prefix="prefect-sora-lease")
 
 
 class LeaseRecord(BaseModel):
@@ -76,7 +81,8 @@ class Lease:
         self.owner = owner
         self.interval = interval
         self.stale_after = stale_after
-        fs, path = fsspec.core.url_to_fs(url, **(storage_options or {}))
+        # No listings cache: the record is rewritten by other processes (see Journal).
+        fs, path = fsspec.core.url_to_fs(url, **{**(storage_options or {}), "use_listings_cache": False})
         self._fs: AbstractFileSystem = fs
         self._path: str = path
 
@@ -88,7 +94,7 @@ class Lease:
 
     async def read(self) -> LeaseRecord | None:
         """The lease as it stands, or None if there is none (or it is unreadable)."""
-        return await asyncio.to_thread(self._read)
+        return await asyncio.get_running_loop().run_in_executor(_IO, self._read)
 
     async def acquire(self, *, timeout: float | None = None) -> None:
         """Take the lease, waiting out a live owner; raises TimeoutError after ``timeout`` seconds."""
@@ -136,7 +142,7 @@ class Lease:
 
     async def _write(self, *, released: bool) -> None:
         record = LeaseRecord(owner=self.owner, beat_at=time.time(), released=released)
-        await asyncio.to_thread(self._write_sync, record)
+        await asyncio.get_running_loop().run_in_executor(_IO, self._write_sync, record)
 
     def _write_sync(self, record: LeaseRecord) -> None:
         self._fs.makedirs(posixpath.dirname(self._path), exist_ok=True)

@@ -50,6 +50,10 @@ logger = logging.getLogger("prefect_sora.pacing")
 JOB_TTL_SECONDS = 3600.0
 #: Seconds between two looks at a Prefect limit that was missing or unreachable.
 SHARED_RECHECK_SECONDS = 60.0
+#: A shared limit's slots are taken about this many seconds of its decay at a time ...
+SLOT_BATCH_SECONDS = 0.5
+#: ... and those not spent within this many seconds lapse (so no window sees more than its share).
+SLOT_CREDIT_SECONDS = 1.0
 # A waiter is woken when its turn comes; this only bounds the cost of a wake-up
 # lost to a closed event loop.
 _BACKSTOP_SECONDS = 5.0
@@ -87,13 +91,24 @@ def _resolve(future: asyncio.Future[None]) -> None:
 
 
 class SharedLimit:
-    """A Prefect global concurrency limit used as a rate limit: one slot per request."""
+    """A Prefect global concurrency limit used as a rate limit: one slot per request.
+
+    Slots are taken a few at a time (about half a second of the limit's decay, at
+    most its size) and spent by the next requests of this process within
+    :data:`SLOT_CREDIT_SECONDS`; unspent ones lapse. One call per slot asks
+    Prefect's API faster than the limit decays, and its server loses the decay
+    since the last update on every denied call, so the limit hands out far fewer
+    slots than its decay promises (measured in BENCHMARKS.md, "Rate limits").
+    """
 
     def __init__(self, name: str, clock: Callable[[], float]) -> None:
         self.name = name
         self._clock = clock
         self._off_until = 0.0
         self._warned = False
+        self._batch: int | None = None
+        self._credits = 0
+        self._credits_until = 0.0
 
     def in_use(self, now: float) -> bool:
         """False while the limit is known missing or unreachable (until the next recheck)."""
@@ -101,13 +116,19 @@ class SharedLimit:
 
     async def take(self) -> None:
         """Wait for one slot; on a missing limit or an unreachable API, warn once and let it go."""
+        now = self._clock()
+        if self._credits > 0 and now < self._credits_until:
+            self._credits -= 1
+            return
         # Imported here: a client used without a rate limit name never loads Prefect's client.
         from prefect.concurrency.asyncio import rate_limit
 
         try:
-            await rate_limit(self.name, occupy=1, strict=True)
+            batch = self._batch if self._batch is not None else await self._batch_size()
+            await rate_limit(self.name, occupy=batch, strict=True)
         except Exception as exc:  # ConcurrencySlotAcquisitionError, or whatever the API client raised
             self._off_until = self._clock() + SHARED_RECHECK_SECONDS
+            self._batch = None
             level = logging.DEBUG if self._warned else logging.WARNING
             self._warned = True
             logger.log(
@@ -119,6 +140,17 @@ class SharedLimit:
                 SHARED_RECHECK_SECONDS,
                 self.name,
             )
+            return
+        self._credits, self._credits_until = batch - 1, self._clock() + SLOT_CREDIT_SECONDS
+
+    async def _batch_size(self) -> int:
+        """Slots per call: half a second of the limit's decay, at least 1, at most its size."""
+        from prefect.client.orchestration import get_client
+
+        async with get_client() as client:
+            limit = await client.read_global_concurrency_limit_by_name(self.name)
+        self._batch = max(1, min(int(limit.limit), int(limit.slot_decay_per_second * SLOT_BATCH_SECONDS)))
+        return self._batch
 
 
 @dataclass
