@@ -86,6 +86,16 @@ def _flow(base_url: str, n: int, offset: int, out: Path, rpm: int | None, limit_
     return {"stored": result.stored, "errors": errors}
 
 
+async def _each_until(one: Any, requests: list[dict[str, str]], cap: float) -> int:
+    """Run ``one(request)`` for every request at once; cancel those not done after ``cap`` s (their count)."""
+    tasks = [asyncio.create_task(one(request)) for request in requests]
+    _done, pending = await asyncio.wait(tasks, timeout=cap)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    return len(pending)
+
+
 async def _sdk(base_url: str, n: int, out: Path, cap: float) -> dict[str, Any]:
     from openai import AsyncOpenAI
 
@@ -108,12 +118,8 @@ async def _sdk(base_url: str, n: int, out: Path, cap: float) -> dict[str, Any]:
                 except Exception as exc:  # the SDK's errors after its own retries
                     errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
 
-        tasks = [asyncio.create_task(one(r)) for r in _requests(n)]
-        _done, pending = await asyncio.wait(tasks, timeout=cap)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-    return {"stored": stored, "errors": errors, "unfinished": len(pending)}
+        unfinished = await _each_until(one, _requests(n), cap)
+    return {"stored": stored, "errors": errors, "unfinished": unfinished}
 
 
 async def _script(base_url: str, n: int, out: Path, cap: float) -> dict[str, Any]:
@@ -144,12 +150,8 @@ async def _script(base_url: str, n: int, out: Path, cap: float) -> dict[str, Any
             except Exception as exc:
                 errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
 
-        tasks = [asyncio.create_task(one(r)) for r in _requests(n)]
-        _done, pending = await asyncio.wait(tasks, timeout=cap)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-    return {"stored": stored, "errors": errors, "unfinished": len(pending)}
+        unfinished = await _each_until(one, _requests(n), cap)
+    return {"stored": stored, "errors": errors, "unfinished": unfinished}
 
 
 def _child(options: argparse.Namespace) -> dict[str, Any]:
