@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import sys
 
-from prefect_sora.emulator.config import EmulatorConfig
-from prefect_sora.emulator.server import serve
+from prefect_sora.emulator._config import EmulatorConfig
+from prefect_sora.emulator._server import serve
 
 
 def main() -> int:

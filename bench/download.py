@@ -1,4 +1,4 @@
-"""Download: ``prefect_sora.download.download`` (what ``fetch_video`` runs) against a raw httpx loop.
+"""Download: ``prefect_sora._durable.download.download`` (what ``fetch_video`` runs) against a raw httpx loop.
 
 A 1 GiB synthetic body (``synthetic_content_bytes``; it opens with an MP4 ``ftyp`` box)
 from an emulator in its own process, fetched in a fresh process per case, so each
@@ -43,8 +43,8 @@ CASES = ("raw", "raw-sha256", "raw-1mib", "file", "memory")
 async def _case(case: str, base_url: str, folder: Path) -> dict[str, Any]:
     import httpx
 
-    from prefect_sora.client import SoraClient
-    from prefect_sora.download import download
+    from prefect_sora._durable.download import download
+    from prefect_sora._transport.client import SoraClient
 
     async with httpx.AsyncClient(base_url=base_url, headers=_common.AUTH, timeout=60) as raw:
         response = await raw.post("/videos", json={"model": "sora-2", "prompt": "download bench"})

@@ -12,7 +12,7 @@ serves every flow run; it is up before any timing starts. The sides, run in turn
   its whole queue of waiting requests on every request event, so a deep queue inside it
   costs CPU quadratically;
 - ``flow``: ``batch_text_to_video(requests, concurrency=N)`` (its SoraClient gates its
-  own requests the same way, see ``prefect_sora.http.GatedTransport``).
+  own requests the same way, see ``prefect_sora._transport.http.GatedTransport``).
 
 Reported per run: wall time (from just before the call to its return, imports done),
 the process's RSS high-water mark, the emulator's GETs per video, and for the flow the
@@ -112,9 +112,9 @@ def _count_prefect_calls() -> tuple[collections.Counter[str], collections.Counte
 
 
 def _flow(base_url: str, n: int, out: Path) -> dict[str, Any]:
+    from prefect_sora._models import VideoRequest
     from prefect_sora.blocks import SoraCredentials
     from prefect_sora.flows import batch_text_to_video
-    from prefect_sora.models import VideoRequest
 
     requests_counted, events_counted = _count_prefect_calls()
     credentials = SoraCredentials(api_key="sk-bench", base_url=base_url)

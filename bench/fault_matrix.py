@@ -35,10 +35,10 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
 
 from prefect_sora import errors
+from prefect_sora._models import VideoRequest
 from prefect_sora.blocks import SoraCredentials
 from prefect_sora.emulator import Emulator
 from prefect_sora.flows import BatchResult, batch_text_to_video
-from prefect_sora.models import VideoRequest
 
 
 @dataclass(frozen=True)

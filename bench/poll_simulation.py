@@ -2,7 +2,7 @@
 
 The live benchmark (``bench/polling.py``) can only afford jobs of seconds; the schedule
 has to hold for jobs of minutes too. Here no time passes: a job is a function of time,
-the wait loop of :func:`prefect_sora.waiting.wait_for_video` is replayed with
+the wait loop of :func:`prefect_sora._transport.waiting.wait_for_video` is replayed with
 ``PollSchedule`` (observe, return when completed, sleep ``next_delay``), and a GET is
 one call of that loop. Deterministic for the seeds, so two schedules compare exactly.
 
@@ -38,10 +38,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from prefect_sora.emulator.config import EmulatorConfig
-from prefect_sora.emulator.directives import Directives
-from prefect_sora.emulator.jobs import Job, Slots, plan_job
-from prefect_sora.polling import PollSchedule, expected_duration
+from prefect_sora._transport.polling import PollSchedule, expected_duration
+from prefect_sora.emulator._config import EmulatorConfig
+from prefect_sora.emulator._directives import Directives
+from prefect_sora.emulator._jobs import Job, Slots, plan_job
 
 ROOT = Path(__file__).resolve().parents[1]
 LENGTHS: tuple[float, ...] = (10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
@@ -225,7 +225,11 @@ def replay(config: dict[str, Any], seeds: Sequence[int], jobs: int, seconds: str
 def load_schedule(revision: str) -> type[Any]:
     """``PollSchedule`` as it was at a git revision (for before/after figures)."""
     source = subprocess.run(
-        ["git", "show", f"{revision}:src/prefect_sora/polling.py"], cwd=ROOT, capture_output=True, text=True, check=True
+        ["git", "show", f"{revision}:src/prefect_sora/_transport/polling.py"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     name = f"polling_at_{revision.replace('^', '_').replace('~', '_')}"
     module = types.ModuleType(name)

@@ -6,7 +6,7 @@ same time, so they share whatever load the machine has. Waiting on the same jobs
 emulator would be fairer still on timing, but the emulator counts polls per job, not
 per client, and the two waiters' GETs could not be told apart.
 
-Ours is :func:`prefect_sora.waiting.wait_for_video` on a :class:`SoraClient` (the loop
+Ours is :func:`prefect_sora._transport.waiting.wait_for_video` on a :class:`SoraClient` (the loop
 the ``await_video`` task and the batch flow both run; the task's Prefect bookkeeping is
 not what is measured). The SDK's is ``AsyncOpenAI().videos.poll(id)`` at its default
 interval: the emulator sends no ``openai-poll-after-ms``, so it polls once a second.
@@ -47,9 +47,9 @@ QUICK_CONFIG: dict[str, Any] = {"job_seconds_range": [2.0, 5.0], "queue_seconds_
 
 
 async def _ours(base_url: str, jobs: int, seconds: str, size: str, schedule_from: str | None) -> dict[str, Any]:
-    from prefect_sora.client import SoraClient
-    from prefect_sora.models import VideoRequest
-    from prefect_sora.waiting import wait_for_video
+    from prefect_sora._models import VideoRequest
+    from prefect_sora._transport.client import SoraClient
+    from prefect_sora._transport.waiting import wait_for_video
 
     if schedule_from:
         _use_old_schedule(schedule_from)
@@ -87,10 +87,10 @@ async def _sdk(base_url: str, jobs: int, seconds: str, size: str) -> dict[str, A
 
 def _use_old_schedule(revision: str) -> None:
     """Swap in the poll schedule as it was at a git revision (for before/after figures)."""
-    import prefect_sora.waiting
+    import prefect_sora._transport.waiting
 
     source = subprocess.run(
-        ["git", "show", f"{revision}:src/prefect_sora/polling.py"],
+        ["git", "show", f"{revision}:src/prefect_sora/_transport/polling.py"],
         cwd=_common.ROOT,
         capture_output=True,
         text=True,
@@ -99,7 +99,7 @@ def _use_old_schedule(revision: str) -> None:
     module = types.ModuleType("old_polling")
     sys.modules["old_polling"] = module  # dataclasses look their module up
     exec(compile(source, f"{revision}:polling.py", "exec"), module.__dict__)
-    prefect_sora.waiting.PollSchedule = module.PollSchedule  # type: ignore[attr-defined]
+    prefect_sora._transport.waiting.PollSchedule = module.PollSchedule  # type: ignore[attr-defined]
 
 
 # -- the comparison ----------------------------------------------------------------------

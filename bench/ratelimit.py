@@ -64,10 +64,10 @@ def _requests(n: int, offset: int = 0) -> list[dict[str, str]]:
 
 
 def _flow(base_url: str, n: int, offset: int, out: Path, rpm: int | None, limit_name: str | None) -> dict[str, Any]:
+    from prefect_sora._errors import BatchIncomplete
+    from prefect_sora._models import VideoRequest
     from prefect_sora.blocks import SoraCredentials
-    from prefect_sora.errors import BatchIncomplete
     from prefect_sora.flows import batch_text_to_video
-    from prefect_sora.models import VideoRequest
 
     credentials = SoraCredentials(
         api_key=KEY, base_url=base_url, requests_per_minute=rpm, rate_limit_name=limit_name, timeout_seconds=60

@@ -176,8 +176,9 @@ def _download(result: dict[str, Any]) -> str:
     figures = result["figures"]
     out = [
         f"{figures['bytes'] / (1 << 20):,.0f} MiB synthetic body, emulator in its own process, each case in a fresh "
-        f"process, {figures['rounds']} rounds alternating. `file` and `memory` are `prefect_sora.download.download` "
-        "(what `fetch_video` runs); `raw` is `httpx` `aiter_bytes()` + `file.write`, `raw-sha256` the "
+        f"process, {figures['rounds']} rounds alternating. `file` and `memory` are "
+        "`prefect_sora._durable.download.download` (what `fetch_video` runs); "
+        "`raw` is `httpx` `aiter_bytes()` + `file.write`, `raw-sha256` the "
         "same hashing what it writes, `raw-1mib` the raw loop with `aiter_bytes(1 << 20)`. Growth = RSS high-water "
         "minus RSS just before the download.\n",
         "| case | MiB/s (median; runs) | ratio to raw | CPU s (median) | peak RSS growth "

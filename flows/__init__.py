@@ -6,10 +6,10 @@ checks the cost against an optional budget before anything is submitted, and
 resumes rather than pays again when rerun with the same ``idempotency_key``.
 """
 
-from prefect_sora.flows.batch import batch_text_to_video
-from prefect_sora.flows.image_to_video import image_to_video
-from prefect_sora.flows.remix import remix_video
-from prefect_sora.flows.results import BatchResult, VideoResult
-from prefect_sora.flows.text_to_video import text_to_video
+from prefect_sora.flows._batch import batch_text_to_video
+from prefect_sora.flows._image_to_video import image_to_video
+from prefect_sora.flows._remix import remix_video
+from prefect_sora.flows._results import BatchResult, VideoResult
+from prefect_sora.flows._text_to_video import text_to_video
 
 __all__ = ["BatchResult", "VideoResult", "batch_text_to_video", "image_to_video", "remix_video", "text_to_video"]

@@ -24,8 +24,8 @@ from prefect.artifacts import (
 )
 from prefect.context import FlowRunContext
 
-from prefect_sora.flows.results import VideoResult
-from prefect_sora.models import Video
+from prefect_sora._models import Video
+from prefect_sora.flows._results import VideoResult
 
 #: The longest reason quoted in a summary row; the full text is in the result and the logs.
 REASON_CHARS = 200

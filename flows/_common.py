@@ -8,15 +8,15 @@ from typing import Any
 
 from prefect.context import FlowRunContext
 
-from prefect_sora.blocks.credentials import SoraCredentials
-from prefect_sora.errors import BudgetExceeded, InvalidParameter, VideoNotStored
+from prefect_sora._durable.journal import Journal
+from prefect_sora._errors import BudgetExceeded, InvalidParameter, VideoNotStored
+from prefect_sora._models import ImageReference, ImageUpload, VideoRequest
+from prefect_sora._pricing import to_decimal
+from prefect_sora.blocks._credentials import SoraCredentials
 from prefect_sora.flows._artifacts import Report, link_stored, publish_results
 from prefect_sora.flows._pipeline import Job, Policy, Run
+from prefect_sora.flows._results import VideoResult
 from prefect_sora.flows._steps import TaskSteps
-from prefect_sora.flows.results import VideoResult
-from prefect_sora.journal import Journal
-from prefect_sora.models import ImageReference, ImageUpload, VideoRequest
-from prefect_sora.pricing import to_decimal
 from prefect_sora.tasks import estimate_cost
 from prefect_sora.tasks._common import run_logger
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from prefect_sora.blocks.credentials import SoraCredentials
-from prefect_sora.errors import InvalidParameter
+from prefect_sora._errors import InvalidParameter
+from prefect_sora.blocks._credentials import SoraCredentials
 
 
 async def resolve_credentials(credentials: SoraCredentials | str | None) -> SoraCredentials:

@@ -14,7 +14,7 @@ from typing import Annotated, Any, get_args
 
 from pydantic import WithJsonSchema
 
-from prefect_sora.models import VideoModel, VideoRequest, VideoSize
+from prefect_sora._models import VideoModel, VideoRequest, VideoSize
 
 MODELS: list[str] = list(get_args(VideoModel))
 SIZES: list[str] = list(get_args(VideoSize))

@@ -16,12 +16,12 @@ from prefect import State, task
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed
 
-from prefect_sora.blocks.credentials import SoraCredentials
+from prefect_sora._durable.journal import Journal, JournalEntry
+from prefect_sora.blocks._credentials import SoraCredentials
 from prefect_sora.flows._artifacts import BatchProgress, link_stored
 from prefect_sora.flows._pipeline import Job, Policy, Run
+from prefect_sora.flows._results import VideoResult
 from prefect_sora.flows._steps import ClientSteps
-from prefect_sora.flows.results import VideoResult
-from prefect_sora.journal import Journal, JournalEntry
 from prefect_sora.tasks._common import run_logger
 
 

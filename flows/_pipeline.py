@@ -20,8 +20,8 @@ from typing import Any, Protocol
 
 import fsspec
 
-from prefect_sora.client import ImageReference, ImageUpload, SoraClient
-from prefect_sora.errors import (
+from prefect_sora._durable.journal import Journal, JournalEntry, fingerprint
+from prefect_sora._errors import (
     ContentExpired,
     InvalidParameter,
     JobCancelled,
@@ -30,12 +30,12 @@ from prefect_sora.errors import (
     SubmissionUncertain,
     WaitTimeout,
 )
+from prefect_sora._models import StoredVideo, Video, VideoRequest
+from prefect_sora._pricing import CostEstimate
+from prefect_sora._transport.client import ImageReference, ImageUpload, SoraClient
+from prefect_sora._transport.reconcile import find_matching_job
 from prefect_sora.flows._gate import SubmitGate
-from prefect_sora.flows.results import ItemStatus, VideoResult
-from prefect_sora.journal import Journal, JournalEntry, fingerprint
-from prefect_sora.models import StoredVideo, Video, VideoRequest
-from prefect_sora.pricing import CostEstimate
-from prefect_sora.reconcile import find_matching_job
+from prefect_sora.flows._results import ItemStatus, VideoResult
 from prefect_sora.tasks._common import run_logger
 
 Logger = logging.Logger | logging.LoggerAdapter[logging.Logger]

@@ -12,14 +12,14 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from prefect_sora.blocks.credentials import SoraCredentials
-from prefect_sora.client import SoraClient
-from prefect_sora.download import download
-from prefect_sora.errors import JobPending, TransientError
+from prefect_sora._durable.download import download
+from prefect_sora._errors import JobPending, TransientError
+from prefect_sora._models import StoredVideo, Video
+from prefect_sora._transport.client import SoraClient
+from prefect_sora._transport.waiting import OnChange, wait_for_video
+from prefect_sora.blocks._credentials import SoraCredentials
 from prefect_sora.flows._pipeline import Job
-from prefect_sora.models import StoredVideo, Video
 from prefect_sora.tasks import await_video, fetch_video, submit_remix, submit_video
-from prefect_sora.waiting import OnChange, wait_for_video
 
 #: Attempts of a step that failed transiently after the client's own retries (as fetch_video: 1 + 3).
 STEP_ATTEMPTS = 4

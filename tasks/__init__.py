@@ -4,12 +4,12 @@ Each is usable from async flows (``await``), sync flows (returns the value),
 and with ``.submit()`` / ``.map()``.
 """
 
-from prefect_sora.tasks.characters import create_character, retrieve_character
-from prefect_sora.tasks.estimate import estimate_cost
-from prefect_sora.tasks.extend import submit_edit, submit_extension
-from prefect_sora.tasks.fetch import fetch_video
-from prefect_sora.tasks.submit import submit_remix, submit_video
-from prefect_sora.tasks.wait import await_video
+from prefect_sora.tasks._characters import create_character, retrieve_character
+from prefect_sora.tasks._estimate import estimate_cost
+from prefect_sora.tasks._extend import submit_edit, submit_extension
+from prefect_sora.tasks._fetch import fetch_video
+from prefect_sora.tasks._submit import submit_remix, submit_video
+from prefect_sora.tasks._wait import await_video
 
 __all__ = [
     "await_video",

@@ -11,10 +11,10 @@ import fsspec
 from prefect.exceptions import MissingContextError
 from prefect.logging import get_run_logger
 
-from prefect_sora.client import ImageReference, ImageUpload
-from prefect_sora.errors import InvalidParameter
-from prefect_sora.images import CONTENT_TYPES, image_info
-from prefect_sora.validation import check_image_reference
+from prefect_sora._errors import InvalidParameter
+from prefect_sora._images import CONTENT_TYPES, image_info
+from prefect_sora._transport.client import ImageReference, ImageUpload
+from prefect_sora._validation import check_image_reference
 
 InputReference = bytes | str | Path | ImageReference | ImageUpload
 

@@ -13,7 +13,7 @@ from prefect_sora._version import __version__
 
 _LAZY = {
     "SoraCredentials": "prefect_sora.blocks",
-    "SoraClient": "prefect_sora.client",
+    "SoraClient": "prefect_sora._transport.client",
     "Emulator": "prefect_sora.emulator",
     "EmulatorConfig": "prefect_sora.emulator",
     "estimate_cost": "prefect_sora.tasks",
@@ -23,8 +23,8 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
+    from prefect_sora._transport.client import SoraClient
     from prefect_sora.blocks import SoraCredentials
-    from prefect_sora.client import SoraClient
     from prefect_sora.emulator import Emulator, EmulatorConfig
     from prefect_sora.tasks import await_video, estimate_cost, fetch_video, submit_video
 

@@ -20,8 +20,8 @@ from prefect.testing.standard_test_suites import BlockStandardTestSuite
 from prefect.utilities.dispatch import lookup_type
 from pydantic import ValidationError
 
+from prefect_sora._errors import InvalidParameter
 from prefect_sora.blocks import SoraCredentials
-from prefect_sora.errors import InvalidParameter
 
 
 class TestSoraCredentialsIsAStandardBlock(BlockStandardTestSuite):

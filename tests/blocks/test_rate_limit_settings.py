@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from prefect_sora._pacing.pacer import forget_pacers
 from prefect_sora.blocks import SoraCredentials
-from prefect_sora.pacing import forget_pacers
 
 
 @pytest.fixture(autouse=True)

@@ -7,9 +7,9 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import pytest
 
-from prefect_sora.client import SoraClient
+from prefect_sora._transport.client import SoraClient
+from prefect_sora._transport.retries import RetryPolicy
 from prefect_sora.emulator import Emulator
-from prefect_sora.retries import RetryPolicy
 
 ClientFactory = Callable[..., AbstractAsyncContextManager[SoraClient]]
 

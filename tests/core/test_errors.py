@@ -16,9 +16,7 @@ from typing import Any
 
 import pytest
 
-from prefect_sora.client import SoraClient
-from prefect_sora.emulator import Emulator
-from prefect_sora.errors import (
+from prefect_sora._errors import (
     AuthenticationFailed,
     BudgetExceeded,
     ContentExpired,
@@ -34,9 +32,11 @@ from prefect_sora.errors import (
     VideoNotFound,
     WaitTimeout,
 )
-from prefect_sora.models import Video, VideoRequest
-from prefect_sora.retries import RetryPolicy
-from prefect_sora.validation import validate_request
+from prefect_sora._models import Video, VideoRequest
+from prefect_sora._transport.client import SoraClient
+from prefect_sora._transport.retries import RetryPolicy
+from prefect_sora._validation import validate_request
+from prefect_sora.emulator import Emulator
 
 pytestmark = pytest.mark.anyio
 

@@ -13,10 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from prefect_sora.client import SoraClient
-from prefect_sora.download import download
-from prefect_sora.emulator import Emulator
-from prefect_sora.errors import (
+from prefect_sora._durable.download import download
+from prefect_sora._errors import (
     AuthenticationFailed,
     ContentExpired,
     InvalidRequest,
@@ -26,9 +24,11 @@ from prefect_sora.errors import (
     UnknownStatus,
     VideoNotFound,
 )
-from prefect_sora.models import VideoRequest
-from prefect_sora.retries import RetryPolicy
-from prefect_sora.waiting import wait_for_video
+from prefect_sora._models import VideoRequest
+from prefect_sora._transport.client import SoraClient
+from prefect_sora._transport.retries import RetryPolicy
+from prefect_sora._transport.waiting import wait_for_video
+from prefect_sora.emulator import Emulator
 
 pytestmark = pytest.mark.anyio
 
@@ -91,7 +91,7 @@ async def test_a_create_answered_failed_at_once_ends_the_wait_without_a_poll() -
 async def test_an_unknown_status_is_pending_with_one_warning_then_unknown_status_after_the_grace(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.WARNING, "prefect_sora.waiting")
+    caplog.set_level(logging.WARNING, "prefect_sora._transport.waiting")
     with Emulator(**FAST) as emulator:
         async with client_of(emulator, unknown_status_grace=1.0) as client:
             job = await client.create_video(request("A mask [emulator:end=weird] [emulator:seconds=0.1]"))
@@ -105,7 +105,7 @@ async def test_an_unknown_status_is_pending_with_one_warning_then_unknown_status
 
 
 async def test_the_grace_of_an_unknown_status_spans_windows_so_a_retried_wait_still_ends() -> None:
-    from prefect_sora.errors import JobPending
+    from prefect_sora._errors import JobPending
 
     with Emulator(**FAST) as emulator:
         async with client_of(emulator, unknown_status_grace=1.0) as client:

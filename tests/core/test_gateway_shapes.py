@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from prefect_sora.errors import (
+from prefect_sora._errors import (
     AuthenticationFailed,
     InvalidRequest,
     JobCancelled,
@@ -16,9 +16,9 @@ from prefect_sora.errors import (
     ServerError,
     VideoNotFound,
 )
-from prefect_sora.http import Redactor, envelope, error_from_response
-from prefect_sora.models import Video, unix_seconds
-from prefect_sora.statuses import status_category
+from prefect_sora._models import Video, unix_seconds
+from prefect_sora._transport.http import Redactor, envelope, error_from_response
+from prefect_sora._transport.statuses import status_category
 
 pytestmark = pytest.mark.anyio
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from prefect_sora.errors import InvalidParameter
-from prefect_sora.journal import Journal, JournalEntry
-from prefect_sora.models import StoredVideo
+from prefect_sora._durable.journal import Journal, JournalEntry
+from prefect_sora._errors import InvalidParameter
+from prefect_sora._models import StoredVideo
 
 
 def test_an_entry_moves_through_its_stages_and_keeps_every_failed_job() -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from prefect_sora.errors import InvalidParameter
-from prefect_sora.lease import Lease, LeaseLost
+from prefect_sora._durable.lease import Lease, LeaseLost
+from prefect_sora._errors import InvalidParameter
 
 pytestmark = pytest.mark.anyio
 

@@ -18,13 +18,13 @@ from typing import Any
 import httpx
 import pytest
 
-from prefect_sora.budget import Budget, RateHeaders, pace_for, parse_duration
-from prefect_sora.client import SoraClient
+from prefect_sora._errors import InvalidParameter, RateLimited
+from prefect_sora._pacing.pacer import Pacer, Priority, forget_pacers, pacer_for
+from prefect_sora._pacing.token_bucket import Budget, RateHeaders, pace_for, parse_duration
+from prefect_sora._transport.client import SoraClient
+from prefect_sora._transport.retries import RetryPolicy
+from prefect_sora._validation import validate_request
 from prefect_sora.emulator import Emulator
-from prefect_sora.errors import InvalidParameter, RateLimited
-from prefect_sora.pacing import Pacer, Priority, forget_pacers, pacer_for
-from prefect_sora.retries import RetryPolicy
-from prefect_sora.validation import validate_request
 
 pytestmark = pytest.mark.anyio
 
@@ -442,13 +442,15 @@ def test_a_prefect_rate_limit_holds_two_processes_clients_to_it_together(
             ) as client:
                 await fan_out(client, requests // 2, workers=4)
 
-        with caplog.at_level("WARNING", logger="prefect_sora.pacing"):
+        with caplog.at_level("WARNING", logger="prefect_sora._pacing.pacer"):
             in_threads(2, work)
         elapsed = time.monotonic() - started
         stats = emulator.stats()
 
     assert stats["responses_by_status"] == {"200": requests}
-    assert not [record for record in caplog.records if record.name == "prefect_sora.pacing"]  # the limit was used
+    assert not [
+        record for record in caplog.records if record.name == "prefect_sora._pacing.pacer"
+    ]  # the limit was used
     # A limit of 2 slots decaying at 10 a second lets at most 2 + 10 * t requests out in t seconds.
     assert requests <= 2 + 10.0 * elapsed
 
@@ -464,11 +466,13 @@ def test_a_missing_prefect_rate_limit_warns_once_and_paces_locally(
             ) as client:
                 await fan_out(client, 8, workers=2)
 
-        with caplog.at_level("WARNING", logger="prefect_sora.pacing"):
+        with caplog.at_level("WARNING", logger="prefect_sora._pacing.pacer"):
             in_threads(1, work)
         stats = emulator.stats()
 
-    warnings = [r.getMessage() for r in caplog.records if r.name == "prefect_sora.pacing" and r.levelname == "WARNING"]
+    warnings = [
+        r.getMessage() for r in caplog.records if r.name == "prefect_sora._pacing.pacer" and r.levelname == "WARNING"
+    ]
     assert stats["responses_by_status"] == {"200": 8}
     assert len(warnings) == 1
     assert "no-such-limit" in warnings[0] and "prefect gcl create no-such-limit" in warnings[0]

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from prefect_sora.emulator.config import EmulatorConfig
-from prefect_sora.emulator.directives import Directives
-from prefect_sora.emulator.jobs import Job, Slots, plan_job, progress_at
-from prefect_sora.polling import PollSchedule, expected_duration
+from prefect_sora._transport.polling import PollSchedule, expected_duration
+from prefect_sora.emulator._config import EmulatorConfig
+from prefect_sora.emulator._directives import Directives
+from prefect_sora.emulator._jobs import Job, Slots, plan_job, progress_at
 
 Curve = Callable[[float], int]
 PRIOR = expected_duration("8", "1280x720")  # 20 s, whatever the job's real length

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from prefect_sora.errors import InvalidParameter
-from prefect_sora.pricing import estimate, price_table, sizes_for, tier_of
+from prefect_sora._errors import InvalidParameter
+from prefect_sora._pricing import estimate, price_table, sizes_for, tier_of
 
 
 @pytest.mark.parametrize(
@@ -81,8 +81,8 @@ def test_a_size_outside_every_tier_has_no_tier() -> None:
 
 
 def test_the_actual_cost_of_a_job_is_its_requests_price_once_completed_and_zero_otherwise() -> None:
-    from prefect_sora.models import Video, VideoRequest
-    from prefect_sora.pricing import actual_cost
+    from prefect_sora._models import Video, VideoRequest
+    from prefect_sora._pricing import actual_cost
 
     request = VideoRequest(prompt="p", model="sora-2-pro", size="1920x1080", seconds="8")
 

@@ -8,11 +8,11 @@ from typing import Any
 import httpx
 import pytest
 
-from prefect_sora.client import SoraClient
+from prefect_sora._errors import AuthenticationFailed, ContentNotReady, InvalidRequest, JobFailed, VideoNotFound
+from prefect_sora._transport.client import SoraClient
+from prefect_sora._transport.retries import Action, RetryPolicy, classify, retry_after_seconds
+from prefect_sora._validation import validate_request
 from prefect_sora.emulator import Emulator
-from prefect_sora.errors import AuthenticationFailed, ContentNotReady, InvalidRequest, JobFailed, VideoNotFound
-from prefect_sora.retries import Action, RetryPolicy, classify, retry_after_seconds
-from prefect_sora.validation import validate_request
 
 pytestmark = pytest.mark.anyio
 

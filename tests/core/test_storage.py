@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from prefect_sora.errors import InvalidParameter, UnexpectedResponse
-from prefect_sora.storage import file_name, resolve_destination
-from prefect_sora.validation import check_video_id
+from prefect_sora._durable.storage import file_name, resolve_destination
+from prefect_sora._errors import InvalidParameter, UnexpectedResponse
+from prefect_sora._validation import check_video_id
 
 HOSTILE_IDS = [
     "../../etc/passwd",
@@ -81,7 +81,7 @@ def test_any_id_a_server_issues_is_accepted_and_stays_one_path_segment(video_id:
 
     import httpx
 
-    from prefect_sora.validation import id_segment
+    from prefect_sora._validation import id_segment
 
     assert check_video_id(video_id) == video_id
     segment = id_segment(video_id)

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prefect_sora.errors import InvalidParameter, InvalidRequest
-from prefect_sora.pricing import price_table
-from prefect_sora.validation import validate_request
+from prefect_sora._errors import InvalidParameter, InvalidRequest
+from prefect_sora._pricing import price_table
+from prefect_sora._validation import validate_request
 
 SIZES_720P = ("720x1280", "1280x720")
 SIZES_PRO = ("720x1280", "1280x720", "1024x1792", "1792x1024", "1080x1920", "1920x1080")

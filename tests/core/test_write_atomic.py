@@ -18,8 +18,8 @@ import fsspec
 import pytest
 from fsspec.implementations.local import LocalFileSystem
 
-from prefect_sora.errors import InvalidContent
-from prefect_sora.storage import BATCH_BYTES, write_atomic
+from prefect_sora._durable.storage import BATCH_BYTES, write_atomic
+from prefect_sora._errors import InvalidContent
 
 MP4 = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomavc1"
 

@@ -22,12 +22,12 @@ from prefect_sora.emulator import Emulator
 pytestmark = pytest.mark.slow
 
 DEPLOYMENTS = {
-    "sora-text-to-video/text-to-video": "prefect_sora.flows.text_to_video:text_to_video",
-    "sora-batch-text-to-video/nightly-batch": "prefect_sora.flows.batch:batch_text_to_video",
-    "sora-batch-text-to-video/sharded-batch": "prefect_sora.flows.batch:batch_text_to_video",
-    "sora-batch-shard/batch-shard": "prefect_sora.flows.shards:batch_shard",
-    "sora-image-to-video/image-to-video": "prefect_sora.flows.image_to_video:image_to_video",
-    "sora-remix-video/remix": "prefect_sora.flows.remix:remix_video",
+    "sora-text-to-video/text-to-video": "prefect_sora.flows._text_to_video:text_to_video",
+    "sora-batch-text-to-video/nightly-batch": "prefect_sora.flows._batch:batch_text_to_video",
+    "sora-batch-text-to-video/sharded-batch": "prefect_sora.flows._batch:batch_text_to_video",
+    "sora-batch-shard/batch-shard": "prefect_sora.flows._shards:batch_shard",
+    "sora-image-to-video/image-to-video": "prefect_sora.flows._image_to_video:image_to_video",
+    "sora-remix-video/remix": "prefect_sora.flows._remix:remix_video",
 }
 
 

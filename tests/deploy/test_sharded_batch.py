@@ -36,9 +36,9 @@ KEY = "nightly-sharded-1"
 
 PARENT = """
 import asyncio, json, sys
-from prefect_sora.errors import BatchIncomplete
+from prefect_sora._errors import BatchIncomplete
 from prefect_sora.flows import batch_text_to_video
-from prefect_sora.models import VideoRequest
+from prefect_sora._models import VideoRequest
 
 options = json.loads(sys.argv[1])
 requests = [VideoRequest(prompt=f"A sharded video, take {i}") for i in range(options["items"])]

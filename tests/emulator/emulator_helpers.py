@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import httpx
 from PIL import Image
 
-from prefect_sora.emulator.jobs import Clock
+from prefect_sora.emulator._jobs import Clock
 
 AUTH = {"Authorization": "Bearer sk-test"}
 

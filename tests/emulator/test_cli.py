@@ -126,7 +126,7 @@ def test_python_dash_m_takes_choices_and_switches() -> None:
 def test_importing_the_emulator_does_not_import_prefect() -> None:
     code = (
         "import sys\n"
-        "import prefect_sora.emulator, prefect_sora.emulator.server, prefect_sora.emulator.__main__\n"
+        "import prefect_sora.emulator, prefect_sora.emulator._server, prefect_sora.emulator.__main__\n"
         "import prefect_sora.emulator.pytest_plugin\n"
         "from prefect_sora.emulator import Emulator\n"
         "with Emulator(job_seconds=0.1) as emu: pass\n"

@@ -10,7 +10,7 @@ import pytest
 from emulator_helpers import AUTH, create, wait_status, wait_until
 
 from prefect_sora.emulator import Emulator, EmulatorConfig
-from prefect_sora.emulator.jobs import progress_at
+from prefect_sora.emulator._jobs import progress_at
 
 VIDEO_FIELDS = {
     "id",

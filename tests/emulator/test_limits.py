@@ -11,7 +11,7 @@ import pytest
 from emulator_helpers import ManualClock, assert_error, create
 
 from prefect_sora.emulator import Emulator
-from prefect_sora.emulator.limits import go_duration, key_label
+from prefect_sora.emulator._limits import go_duration, key_label
 
 KEY_A, KEY_B = "sk-limits-alpha-0001", "sk-limits-bravo-0002"
 

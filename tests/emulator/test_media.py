@@ -22,8 +22,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image, ImageChops
 
-from prefect_sora.emulator import media
-from prefect_sora.emulator.media import (
+from prefect_sora.emulator import _media as media
+from prefect_sora.emulator._media import (
     ImageInfo,
     _h264,
     _images,
@@ -227,7 +227,7 @@ for name, path in [("prefect_sora", sys.argv[1]), ("prefect_sora.emulator", sys.
     stub = types.ModuleType(name)
     stub.__path__ = [path]
     sys.modules[name] = stub
-from prefect_sora.emulator import media
+from prefect_sora.emulator import _media as media
 assert not media.pillow_available()
 media.render_mp4(320, 240, 1)
 body, content_type = media.render_spritesheet(1280, 720, 4, seed=2)

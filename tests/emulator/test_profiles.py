@@ -12,7 +12,7 @@ import pytest
 from emulator_helpers import AUTH, assert_error, create, wait_status
 
 from prefect_sora.emulator import Emulator, EmulatorConfig
-from prefect_sora.emulator.ids import decode_litellm_id
+from prefect_sora.emulator._ids import decode_litellm_id
 
 AZURE_KEY = {"api-key": "az-test-key"}
 

@@ -13,7 +13,7 @@ import pytest
 from emulator_helpers import assert_error, create, image_bytes, wait_status
 
 from prefect_sora.emulator import Emulator
-from prefect_sora.emulator.media import render_mp4
+from prefect_sora.emulator._media import render_mp4
 
 Part = str | tuple[str, bytes, str]
 

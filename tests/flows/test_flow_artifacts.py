@@ -14,12 +14,12 @@ from prefect import flow, get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterId
 from prefect.client.schemas.objects import Artifact
 
+from prefect_sora._models import Video, VideoRequest
 from prefect_sora.blocks import SoraCredentials
 from prefect_sora.emulator import Emulator
 from prefect_sora.flows import batch_text_to_video, text_to_video
 from prefect_sora.flows._artifacts import BatchProgress, _text, summary
-from prefect_sora.flows.results import ItemStatus, VideoResult
-from prefect_sora.models import Video, VideoRequest
+from prefect_sora.flows._results import ItemStatus, VideoResult
 
 LINK = re.compile(r"^\[[^\]]*\]\(([^)]+)\)$")
 

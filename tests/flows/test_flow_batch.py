@@ -9,11 +9,11 @@ from decimal import Decimal
 import pytest
 from flow_helpers import local_path, probe, sha256_of, task_runs_of
 
+from prefect_sora._errors import BatchIncomplete, BudgetExceeded, InvalidParameter
+from prefect_sora._models import VideoRequest
 from prefect_sora.blocks import SoraCredentials
 from prefect_sora.emulator import Emulator
-from prefect_sora.errors import BatchIncomplete, BudgetExceeded, InvalidParameter
 from prefect_sora.flows import batch_text_to_video
-from prefect_sora.models import VideoRequest
 
 
 def test_the_whole_batch_is_held_against_the_budget_before_anything_is_submitted(

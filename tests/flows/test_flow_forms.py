@@ -9,10 +9,10 @@ import pytest
 from prefect.utilities.callables import parameter_schema
 from prefect.utilities.schema_tools import validate
 
+from prefect_sora._models import VideoRequest
 from prefect_sora.blocks import SoraCredentials
 from prefect_sora.emulator import Emulator
 from prefect_sora.flows import batch_text_to_video, image_to_video, remix_video, text_to_video
-from prefect_sora.models import VideoRequest
 
 MODELS = ["sora-2", "sora-2-pro"]
 SIZES = ["720x1280", "1280x720", "1024x1792", "1792x1024", "1080x1920", "1920x1080"]

@@ -12,9 +12,9 @@ import pytest
 from flow_helpers import local_path, make_video, probe, retrieve, sha256_of
 from PIL import Image
 
+from prefect_sora._errors import BudgetExceeded, InvalidParameter
 from prefect_sora.blocks import SoraCredentials
 from prefect_sora.emulator import Emulator
-from prefect_sora.errors import BudgetExceeded, InvalidParameter
 from prefect_sora.flows import image_to_video, remix_video
 
 

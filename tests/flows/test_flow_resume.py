@@ -9,16 +9,16 @@ import pytest
 from flow_helpers import local_path, make_video, probe
 from prefect import get_client
 
+from prefect_sora._durable.journal import Journal, JournalEntry
+from prefect_sora._errors import BatchIncomplete, InvalidParameter
+from prefect_sora._models import VideoRequest
+from prefect_sora._pricing import estimate
+from prefect_sora._validation import validate_request
 from prefect_sora.blocks import SoraCredentials
 from prefect_sora.emulator import Emulator
-from prefect_sora.errors import BatchIncomplete, InvalidParameter
 from prefect_sora.flows import batch_text_to_video, text_to_video
 from prefect_sora.flows._pipeline import Job
-from prefect_sora.journal import Journal, JournalEntry
-from prefect_sora.models import VideoRequest
-from prefect_sora.pricing import estimate
 from prefect_sora.tasks import fetch_video
-from prefect_sora.validation import validate_request
 
 PROMPT = "A lighthouse on a cliff in a storm"
 

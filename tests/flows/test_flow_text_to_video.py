@@ -11,9 +11,9 @@ from flow_helpers import local_path, probe, sha256_of
 from prefect.exceptions import ParameterTypeError
 from pydantic import SecretStr
 
+from prefect_sora._errors import BudgetExceeded, InvalidParameter
 from prefect_sora.blocks import SoraCredentials
 from prefect_sora.emulator import Emulator
-from prefect_sora.errors import BudgetExceeded, InvalidParameter
 from prefect_sora.flows import text_to_video
 
 

@@ -30,7 +30,7 @@ SCRIPT = textwrap.dedent(
     import asyncio, json, sys
     from prefect_sora.blocks import SoraCredentials
     from prefect_sora.flows import batch_text_to_video
-    from prefect_sora.models import VideoRequest
+    from prefect_sora._models import VideoRequest
 
     base_url, out, key, items = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     requests = [VideoRequest(prompt=f"crash test item {i}") for i in range(items)]

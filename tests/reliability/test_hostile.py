@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from hostile import HostileServer, Reply, serve, video
 
-from prefect_sora.client import SoraClient
-from prefect_sora.download import download
-from prefect_sora.errors import InvalidContent, TransportError, UnexpectedResponse
-from prefect_sora.retries import RetryPolicy
-from prefect_sora.waiting import wait_for_video
+from prefect_sora._durable.download import download
+from prefect_sora._errors import InvalidContent, TransportError, UnexpectedResponse
+from prefect_sora._transport.client import SoraClient
+from prefect_sora._transport.retries import RetryPolicy
+from prefect_sora._transport.waiting import wait_for_video
 
 pytestmark = pytest.mark.anyio
 
@@ -57,7 +57,7 @@ async def test_an_odd_id_from_the_server_is_used_encoded_in_one_path_segment_and
 
 
 async def test_a_video_id_with_dots_and_slashes_cannot_escape_the_destination(tmp_path: Path) -> None:
-    from prefect_sora.storage import file_name, resolve_destination
+    from prefect_sora._durable.storage import file_name, resolve_destination
 
     for hostile_id in ("../../escape", "..", "/etc/passwd", "a/../../b", "..\\..\\win"):
         _, path = resolve_destination(f"{tmp_path}/out/", file_name(hostile_id, "video", "video/mp4"))
@@ -133,7 +133,7 @@ async def test_progress_outside_0_to_100_is_clamped(hostile: HostileServer, raw:
 async def test_an_unknown_status_is_waited_on_until_the_deadline_within_its_grace(
     hostile: HostileServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from prefect_sora.errors import WaitTimeout
+    from prefect_sora._errors import WaitTimeout
 
     hostile.on("GET", "/v1/videos/video_ok", video(status="rendering_on_mars", progress=30))
     async with client_for(hostile) as client:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from prefect_sora.client import SoraClient
+from prefect_sora._errors import SubmissionUncertain
+from prefect_sora._transport.client import SoraClient
+from prefect_sora._transport.retries import RetryPolicy
+from prefect_sora._validation import validate_request
 from prefect_sora.emulator import Emulator
-from prefect_sora.errors import SubmissionUncertain
-from prefect_sora.retries import RetryPolicy
-from prefect_sora.validation import validate_request
 
 pytestmark = pytest.mark.anyio
 
@@ -59,7 +59,7 @@ async def test_when_the_lookup_itself_fails_the_client_stops_and_says_so(sora_em
 
 
 async def test_a_lost_remix_is_adopted_too(sora_emulator: Emulator) -> None:
-    from prefect_sora.waiting import wait_for_video
+    from prefect_sora._transport.waiting import wait_for_video
 
     async with fast_client(sora_emulator) as client:
         source = await wait_for_video(client, await client.create_video(validate_request(prompt="source")), timeout=10)

@@ -30,9 +30,9 @@ FLOWS = textwrap.dedent(
     """
     import asyncio, os, sys
     from prefect_sora.blocks import SoraCredentials
-    from prefect_sora.errors import BatchIncomplete
+    from prefect_sora._errors import BatchIncomplete
     from prefect_sora.flows import batch_text_to_video, text_to_video
-    from prefect_sora.models import VideoRequest
+    from prefect_sora._models import VideoRequest
 
     base_url, out = sys.argv[1], sys.argv[2]
     key = os.environ["LEAK_KEY"]

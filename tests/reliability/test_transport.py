@@ -6,9 +6,9 @@ import ssl
 
 import pytest
 
+from prefect_sora._errors import InvalidParameter
+from prefect_sora._transport.client import SoraClient
 from prefect_sora.blocks import SoraCredentials
-from prefect_sora.client import SoraClient
-from prefect_sora.errors import InvalidParameter
 
 
 def ssl_context_of(client: SoraClient) -> ssl.SSLContext:

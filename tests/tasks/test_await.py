@@ -16,12 +16,13 @@ from prefect.client.schemas.objects import TaskRun
 from prefect.runtime import flow_run
 from prefect.states import State
 
+from prefect_sora._errors import JobFailed, WaitTimeout
+from prefect_sora._models import Video
 from prefect_sora.blocks import SoraCredentials
 from prefect_sora.emulator import Emulator
-from prefect_sora.errors import JobFailed, WaitTimeout
-from prefect_sora.models import Video
-from prefect_sora.tasks import await_video, submit_video, wait
-from prefect_sora.tasks.wait import _first_start
+from prefect_sora.tasks import _wait as wait
+from prefect_sora.tasks import await_video, submit_video
+from prefect_sora.tasks._wait import _first_start
 
 
 def wait_in_a_flow(
@@ -142,7 +143,9 @@ def test_status_changes_log_at_info_progress_at_debug_and_the_key_nowhere(
     assert statuses in (["queued", "in_progress", "completed"], ["in_progress", "completed"]), info
     progress = [r for r in mine if re.match(rf"^Video {video_id} progress ", r.getMessage())]
     assert progress and all(r.levelno == logging.DEBUG for r in progress)
-    retries = [r for r in log_records.records if r.name == "prefect_sora.client" and "retry 1" in r.getMessage()]
+    retries = [
+        r for r in log_records.records if r.name == "prefect_sora._transport.client" and "retry 1" in r.getMessage()
+    ]
     assert [r.levelno for r in retries] == [logging.DEBUG]
     assert not [r for r in log_records.records if api_key in r.getMessage()]
 

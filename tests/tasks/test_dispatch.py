@@ -13,10 +13,10 @@ from prefect import flow, unmapped
 from prefect.futures import PrefectFuture
 from prefect.states import State
 
+from prefect_sora._models import Video
+from prefect_sora._pricing import CostEstimate
 from prefect_sora.blocks import SoraCredentials
 from prefect_sora.emulator import Emulator
-from prefect_sora.models import Video
-from prefect_sora.pricing import CostEstimate
 from prefect_sora.tasks import await_video, estimate_cost, submit_video
 
 FAST = "[emulator:seconds=0]"

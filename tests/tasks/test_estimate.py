@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from prefect import flow
 
+from prefect_sora._errors import InvalidParameter
+from prefect_sora._pricing import CostEstimate
 from prefect_sora.blocks import SoraCredentials
 from prefect_sora.emulator import Emulator
-from prefect_sora.errors import InvalidParameter
-from prefect_sora.pricing import CostEstimate
 from prefect_sora.tasks import estimate_cost
 
 

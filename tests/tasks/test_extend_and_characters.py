@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from prefect_sora._errors import BudgetExceeded, InvalidParameter, VideoNotFound
+from prefect_sora._models import ImageReference, Video
 from prefect_sora.blocks import SoraCredentials
 from prefect_sora.emulator import Emulator
-from prefect_sora.errors import BudgetExceeded, InvalidParameter, VideoNotFound
-from prefect_sora.models import ImageReference, Video
 from prefect_sora.tasks import (
     await_video,
     create_character,

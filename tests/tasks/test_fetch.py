@@ -16,9 +16,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from prefect_sora.blocks import SoraCredentials
-from prefect_sora.emulator import Emulator
-from prefect_sora.errors import (
+from prefect_sora._errors import (
     ContentExpired,
     ContentNotReady,
     InvalidContent,
@@ -26,7 +24,9 @@ from prefect_sora.errors import (
     TransportError,
     VideoNotFound,
 )
-from prefect_sora.models import Video
+from prefect_sora._models import Video
+from prefect_sora.blocks import SoraCredentials
+from prefect_sora.emulator import Emulator
 from prefect_sora.tasks import fetch_video, submit_video
 
 

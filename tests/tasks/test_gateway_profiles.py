@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
+from prefect_sora._errors import BatchIncomplete, JobCancelled, VideoNotStored
+from prefect_sora._models import VideoRequest
 from prefect_sora.blocks import SoraCredentials
 from prefect_sora.emulator import Emulator
-from prefect_sora.errors import BatchIncomplete, JobCancelled, VideoNotStored
 from prefect_sora.flows import batch_text_to_video, text_to_video
-from prefect_sora.models import VideoRequest
 from prefect_sora.tasks import await_video, submit_video
 
 KEY = "sk-test-LEAKCANARY-profiles-81c4"

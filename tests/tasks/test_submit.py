@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from prefect_sora._errors import AuthenticationFailed, InvalidParameter, UnexpectedResponse
+from prefect_sora._transport.client import ImageReference
 from prefect_sora.blocks import SoraCredentials
-from prefect_sora.client import ImageReference
 from prefect_sora.emulator import Emulator
-from prefect_sora.errors import AuthenticationFailed, InvalidParameter, UnexpectedResponse
 from prefect_sora.tasks import await_video, submit_remix, submit_video
 
 

@@ -12,9 +12,9 @@ import sys
 
 import typer
 
-from prefect_sora.cli.emulator import emulator
-from prefect_sora.cli.estimate import estimate
-from prefect_sora.cli.generate import batch, generate
+from prefect_sora.cli._emulator import emulator
+from prefect_sora.cli._estimate import estimate
+from prefect_sora.cli._generate import batch, generate
 
 app = typer.Typer(
     name="prefect-sora",

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from prefect_sora.errors import BudgetExceeded, InvalidParameter, InvalidRequest, SoraError
+from prefect_sora._errors import BudgetExceeded, InvalidParameter, InvalidRequest, SoraError
 
 BAD_INPUT = 2
 BUDGET = 3

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from pydantic import ValidationError
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+from prefect_sora._errors import InvalidParameter
 from prefect_sora.cli._exit import BAD_INPUT, err
-from prefect_sora.errors import InvalidParameter
 
 if TYPE_CHECKING:
+    from prefect_sora._models import Video
     from prefect_sora.blocks import SoraCredentials
-    from prefect_sora.models import Video
 
 R = TypeVar("R")
 
@@ -102,7 +102,7 @@ def quiet_prefect_console(verbose: bool) -> Iterator[None]:
 @contextmanager
 def progress_bar(total: int) -> Iterator[Callable[[Video], None]]:
     """A live bar on stderr, fed by every status change the waits see."""
-    from prefect_sora.waiting import progress_listener
+    from prefect_sora._transport.waiting import progress_listener
 
     progress = Progress(
         TextColumn("{task.description}"),

@@ -19,8 +19,8 @@ Example:
     ```
 
 It can also impersonate a particular gateway (``profile="openai" | "apiyi" | "azure" |
-"litellm"``, see `prefect_sora.emulator.profiles`), enforce per-key limits the way gateways
-do (``rpm=``, ``max_running_jobs=``, see `prefect_sora.emulator.limits`), and show the
+"litellm"``, see `prefect_sora.emulator._profiles`), enforce per-key limits the way gateways
+do (``rpm=``, ``max_running_jobs=``, see `prefect_sora.emulator._limits`), and show the
 deviations compatible gateways are known for (renamed statuses, string timestamps, null
 fields, other error envelopes; see `EmulatorConfig`).
 
@@ -34,15 +34,15 @@ and JPEG.
 
 from __future__ import annotations
 
-from prefect_sora.emulator.config import (
+from prefect_sora.emulator._config import (
     ALL_ENDPOINTS,
     FAULT_KINDS,
     EmulatorConfig,
     Endpoint,
     FaultKind,
 )
-from prefect_sora.emulator.directives import Directives, parse_directives
-from prefect_sora.emulator.server import Emulator, serve
+from prefect_sora.emulator._directives import Directives, parse_directives
+from prefect_sora.emulator._server import Emulator, serve
 
 __all__ = [
     "ALL_ENDPOINTS",

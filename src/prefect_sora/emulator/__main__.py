@@ -17,8 +17,8 @@ from typing import Literal, Union, get_args, get_origin
 
 from pydantic import SecretStr
 
-from prefect_sora.emulator.config import EmulatorConfig
-from prefect_sora.emulator.server import serve
+from prefect_sora.emulator._config import EmulatorConfig
+from prefect_sora.emulator._server import serve
 
 
 def _scalar(annotation: object) -> tuple[type, tuple[str, ...] | None] | None:

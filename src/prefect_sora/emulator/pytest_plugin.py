@@ -23,8 +23,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from prefect_sora.emulator.config import EmulatorConfig
-from prefect_sora.emulator.server import Emulator
+from prefect_sora.emulator._config import EmulatorConfig
+from prefect_sora.emulator._server import Emulator
 
 FAST_JOB_SECONDS = 0.2
 FAST_POLL_AFTER_MS = 20

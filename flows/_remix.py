@@ -1,0 +1,102 @@
+"""The remix_video flow: a new video from a completed one and a new prompt."""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from prefect_sora._errors import InvalidParameter
+from prefect_sora._validation import check_prompt, check_video_id, validate_request
+from prefect_sora.blocks._credentials import SoraCredentials
+from prefect_sora.flows._artifacts import Report
+from prefect_sora.flows._common import run_single
+from prefect_sora.flows._credentials import resolve_credentials
+from prefect_sora.flows._forms import OptionalOptions, OptionalText
+from prefect_sora.flows._results import VideoResult
+
+#: The title and artifact keys (sora-remix-costs, sora-remix-summary) of its runs.
+REPORT = Report("Sora remix", "sora-remix")
+
+
+@flow(name="sora-remix-video", log_prints=False)
+async def remix_video(
+    video_id: str,
+    prompt: str,
+    out: str = "videos/",
+    max_cost_usd: float | None = None,
+    credentials: SoraCredentials | str | None = None,
+    idempotency_key: OptionalText = "",
+    timeout_seconds: float | None = 3600.0,
+    resubmit_failed: int = 0,
+    regenerate_expired: bool = False,
+    storage_options: OptionalOptions = {},  # noqa: B006  (never mutated; an empty object in the form)
+    journal_url: OptionalText = "",
+) -> VideoResult:
+    """Remix a completed video with a new prompt and store the result.
+
+    The remix keeps the source's model, size and length, so it is priced (and
+    checked against `max_cost_usd`) from the source before it is submitted.
+
+    Args:
+        video_id: The completed source video.
+        prompt: The change to make.
+        out: fsspec URL of a folder (ending in `/`) or of the file to write.
+        max_cost_usd: Refuse if the estimate is higher.
+        credentials: A `SoraCredentials` block, a saved block's name, or None for the environment.
+        idempotency_key: Resume key; defaults to the flow run's id.
+        timeout_seconds: Longest wait for the job.
+        resubmit_failed: Times a failed job (not billed) may be resubmitted.
+        regenerate_expired: If the download window closed, generate the video again (pays again).
+        storage_options: fsspec options for `out`.
+        journal_url: Where the resume journal lives.
+
+    Returns:
+        The new video's id, stored URL, bytes, SHA-256, estimated and actual cost.
+
+    Example:
+        ```python
+        import asyncio
+        from prefect_sora import Emulator
+        from prefect_sora.blocks import SoraCredentials
+        from prefect_sora.flows import remix_video, text_to_video
+
+        with Emulator(job_seconds=1) as emulator:
+            credentials = SoraCredentials(api_key="sk-test", base_url=emulator.base_url)
+            first = asyncio.run(text_to_video("A red kite over hills", credentials=credentials))
+            remix = asyncio.run(remix_video(first.video_id, "Make the kite blue", credentials=credentials))
+            print(remix.video_id != first.video_id)  # True
+        ```
+    """
+    creds = await resolve_credentials(credentials)
+    source_id = check_video_id(video_id)
+    check_prompt(prompt)
+    async with creds.get_client() as client:
+        source = await client.retrieve_video(source_id)
+    if not source.is_completed:
+        raise InvalidParameter("video_id", source_id, f"must be a completed video; it is {source.status}")
+    # The remix keeps the source's model, size and length and is billed for them; one the
+    # gateway left out of the source is never guessed: the remix is refused, not sent unpriced.
+    model, seconds, size = source.model, source.seconds, source.size
+    if model is None or seconds is None or size is None:
+        missing = ", ".join(
+            name for name, value in (("model", model), ("seconds", seconds), ("size", size)) if not value
+        )
+        raise InvalidParameter(
+            "video_id",
+            source_id,
+            f"the gateway did not report the source video's {missing}, which the remix keeps and is billed for",
+        )
+    request = validate_request(prompt=prompt, model=model, seconds=seconds, size=size, table=creds.prices())
+    return await run_single(
+        REPORT,
+        request,
+        credentials=creds,
+        max_cost_usd=max_cost_usd,
+        out=out,
+        idempotency_key=idempotency_key,
+        journal_url=journal_url,
+        storage_options=storage_options,
+        timeout_seconds=timeout_seconds,
+        resubmit_failed=resubmit_failed,
+        regenerate_expired=regenerate_expired,
+        remix_of=source_id,
+    )

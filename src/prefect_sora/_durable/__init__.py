@@ -1,0 +1,1 @@
+"""What survives a crash: atomic writes to fsspec storage, the journal, leases and downloads (private)."""

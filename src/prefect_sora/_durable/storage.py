@@ -1,0 +1,219 @@
+"""Stream a download to any fsspec URL atomically, in constant memory.
+
+The bytes go to a hidden sibling (``.NAME.partial-XXXX``) and are moved into
+place only once complete and checked (type, length, leading bytes); on any
+failure the partial is removed, so nothing half-written is ever visible under
+the final name. A partial left by a killed process is swept by the next write
+of the same file. Writes through fsspec's sync filesystems run in a worker
+thread so the event loop is never blocked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import posixpath
+import re
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import fsspec
+from fsspec import AbstractFileSystem
+
+from prefect_sora._errors import InvalidContent
+from prefect_sora._models import StoredVideo, VideoVariant
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_\-]+")
+_READABLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,127}")
+_EXTENSIONS = {
+    "video/mp4": ".mp4",
+    "image/webp": ".webp",
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+}
+_DEFAULT_EXTENSION: Mapping[VideoVariant, str] = {
+    "video": ".mp4",
+    "thumbnail": ".webp",
+    "spritesheet": ".jpg",
+}
+_PARTIAL = ".partial-"
+_HEAD = 16  # bytes sniffed to tell an MP4 or an image from an error page
+
+
+def safe_stem(video_id: str) -> str:
+    """A file-name stem from a server-issued id that cannot leave its folder, nor meet another id's.
+
+    A readable id (letters, digits, ``_``, ``-``; at most 128) is the stem as it
+    is. Any other (LiteLLM's base64 with ``/+=``, ids with ``:`` or ``.``, a
+    hostile ``../x``) keeps its safe characters and gets a dot and 16 hex digits
+    of its SHA-256: a readable stem has no dot, so the two kinds never meet, and
+    two different ids never share a name.
+    """
+    if _READABLE.fullmatch(video_id):
+        return video_id
+    readable = _UNSAFE.sub("_", video_id).strip("_")[:64] or "video"
+    return f"{readable}.{hashlib.sha256(video_id.encode('utf-8', 'surrogatepass')).hexdigest()[:16]}"
+
+
+def file_name(video_id: str, variant: VideoVariant, content_type: str) -> str:
+    """``{id}.mp4``, ``{id}.thumbnail.webp`` ...: the name a variant is stored under in a folder."""
+    extension = _EXTENSIONS.get(content_type, _DEFAULT_EXTENSION[variant])
+    suffix = "" if variant == "video" else f".{variant}"
+    return f"{safe_stem(video_id)}{suffix}{extension}"
+
+
+def resolve_destination(
+    destination: str, name: str, storage_options: Mapping[str, Any] | None = None
+) -> tuple[AbstractFileSystem, str]:
+    """The filesystem and path to write: ``destination`` itself, or ``name`` inside it when it is a folder.
+
+    A destination is a folder when it ends with ``/`` or already is a directory.
+    """
+    fs, path = fsspec.core.url_to_fs(destination, **dict(storage_options or {}))
+    if destination.endswith(("/", "\\")) or fs.isdir(path):
+        return fs, posixpath.join(path.rstrip("/"), name) if path else name
+    return fs, path
+
+
+def looks_like(variant: VideoVariant, head: bytes) -> bool:
+    """Whether the first bytes are an MP4 (video) or an image (thumbnail, spritesheet)."""
+    if variant == "video":
+        return len(head) >= 8 and head[4:8] == b"ftyp"
+    return head.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+
+
+#: Bytes gathered before they go to the worker thread that hashes and writes them: big
+#: enough that the hand-offs cost nothing, small enough that memory stays flat.
+BATCH_BYTES = 4 << 20
+
+
+async def write_atomic(
+    fs: AbstractFileSystem,
+    path: str,
+    chunks: AsyncIterator[bytes],
+    *,
+    variant: VideoVariant,
+    expected_length: int | None,
+) -> tuple[int, str]:
+    """Write ``chunks`` to ``path`` through a hidden partial file; return (bytes, sha256).
+
+    The event loop only receives: chunks are gathered into batches of about
+    :data:`BATCH_BYTES`, and a worker thread hashes and writes each batch while
+    the next one arrives (at most one batch in the thread, one gathering), so a
+    download runs at network speed in constant memory.
+
+    Raises:
+        InvalidContent: the bytes are not the variant asked for, or fewer/more than announced.
+    """
+    parent, name = posixpath.split(path)
+    partial = posixpath.join(parent, f".{name}{_PARTIAL}{uuid.uuid4().hex[:12]}")
+    await asyncio.to_thread(_sweep_partials, fs, parent, name)
+    if parent:
+        await asyncio.to_thread(fs.makedirs, parent, exist_ok=True)
+    digest = hashlib.sha256()
+    written = 0
+    head = b""
+    handle = await asyncio.to_thread(fs.open, partial, "wb")
+    loop = asyncio.get_running_loop()
+    writing: asyncio.Future[None] | None = None
+    batch: list[bytes] = []
+    gathered = 0
+
+    def absorb(pieces: list[bytes]) -> None:
+        for piece in pieces:
+            digest.update(piece)
+            handle.write(piece)
+
+    try:
+        try:
+            async for chunk in chunks:
+                if len(head) < _HEAD:
+                    head += chunk[: _HEAD - len(head)]
+                    if len(head) == _HEAD:
+                        _check_head(variant, head)
+                batch.append(chunk)
+                gathered += len(chunk)
+                written += len(chunk)
+                if gathered >= BATCH_BYTES:
+                    if writing is not None:
+                        # Shielded: a cancelled wait must not orphan a thread still writing.
+                        await asyncio.shield(writing)
+                    writing = loop.run_in_executor(None, absorb, batch)
+                    batch, gathered = [], 0
+            if writing is not None:
+                await asyncio.shield(writing)
+            writing = loop.run_in_executor(None, absorb, batch)
+            await asyncio.shield(writing)
+        finally:
+            if writing is not None:
+                # Failed or cancelled mid-batch: the thread finishes with the handle before it closes.
+                await asyncio.wait([writing])
+                if not writing.cancelled():
+                    writing.exception()  # retrieved: the error that matters is already propagating
+            await asyncio.to_thread(handle.close)
+        if len(head) < _HEAD:
+            _check_head(variant, head)
+        if expected_length is not None and written != expected_length:
+            raise InvalidContent(
+                f"Got {written} bytes of {variant}, the server announced {expected_length}; nothing stored"
+            )
+        await asyncio.to_thread(_move, fs, partial, path)
+    except BaseException:
+        # Also on cancellation: never leave the partial behind.
+        await asyncio.shield(asyncio.to_thread(_remove_quietly, fs, partial))
+        raise
+    return written, digest.hexdigest()
+
+
+def _move(fs: AbstractFileSystem, source: str, target: str) -> None:
+    """Move the finished partial into place (a rename where the filesystem has one)."""
+    store = getattr(fs, "store", None)
+    if "memory" in _protocols(fs) and isinstance(store, dict):
+        # fsspec's memory mv copies the whole buffer, then deletes the old one: twice
+        # the video in RAM at once. Renaming its entry in the store is all a move needs.
+        source, target = fs._strip_protocol(source), fs._strip_protocol(target)
+        moved = store.pop(source)
+        moved.path = target
+        store[target] = moved
+        return
+    fs.mv(source, target)
+
+
+def _protocols(fs: AbstractFileSystem) -> tuple[str, ...]:
+    protocol = fs.protocol
+    return (protocol,) if isinstance(protocol, str) else tuple(protocol)
+
+
+def _check_head(variant: VideoVariant, head: bytes) -> None:
+    if not head:
+        raise InvalidContent(f"The {variant} body is empty; nothing stored")
+    if not looks_like(variant, head):
+        raise InvalidContent(f"The {variant} body does not start like one ({head!r}); nothing stored")
+
+
+def stored(fs: AbstractFileSystem, path: str, **fields: Any) -> StoredVideo:
+    """The result record, with the path given back as a full URL."""
+    return StoredVideo(url=fs.unstrip_protocol(path), **fields)
+
+
+def _remove_quietly(fs: AbstractFileSystem, path: str) -> None:
+    try:
+        if fs.exists(path):
+            fs.rm(path)
+    except (OSError, ValueError):
+        pass
+
+
+def _sweep_partials(fs: AbstractFileSystem, parent: str, name: str) -> None:
+    """Remove partials of this same file left by a process that was killed mid-write."""
+    prefix = f".{name}{_PARTIAL}"
+    try:
+        # Names only: fs.glob stats every entry of the folder, which made each write
+        # cost O(folder) stats, and a 1,000-video batch a million of them.
+        entries = fs.ls(parent, detail=False)
+    except (OSError, ValueError):
+        return
+    for entry in entries:
+        if posixpath.basename(str(entry).rstrip("/")).startswith(prefix):
+            _remove_quietly(fs, entry)

@@ -1,0 +1,1 @@
+"""The Sora API over HTTP: the client, its one retry loop, polling and waiting (private)."""
