@@ -45,7 +45,7 @@ def test_saved_rate_limit_settings_load_back_and_reach_the_client(api_key: str) 
     assert (loaded.requests_per_minute, loaded.max_running_jobs, loaded.rate_limit_name) == (375, 2, "sora-key-1")
     assert client.retry.rate_limit_patience == 120
     pacer = client._pacer
-    assert pacer.budget.configured == 375
+    assert pacer.bucket.configured == 375
     assert pacer._jobs.limit == 2
     assert pacer._shared is not None and pacer._shared.name == "sora-key-1"
     assert api_key not in repr(pacer) and api_key not in pacer.label

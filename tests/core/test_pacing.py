@@ -1,4 +1,4 @@
-"""Pacing under a gateway's limits: the budget's arithmetic on a fake clock, the pacer's order, and the wire.
+"""Pacing under a gateway's limits: the token bucket's arithmetic on a fake clock, the pacer's order, and the wire.
 
 The emulator enforces the limits here (``rpm`` as a token bucket, ``max_running_jobs``) and
 counts every request per key, 429s included, on its side of the wire.
@@ -20,7 +20,7 @@ import pytest
 
 from prefect_sora._errors import InvalidParameter, RateLimited
 from prefect_sora._pacing.pacer import Pacer, Priority, forget_pacers, pacer_for
-from prefect_sora._pacing.token_bucket import Budget, RateHeaders, pace_for, parse_duration
+from prefect_sora._pacing.token_bucket import RateHeaders, TokenBucket, pace_for, parse_duration
 from prefect_sora._transport.client import SoraClient
 from prefect_sora._transport.retries import RetryPolicy
 from prefect_sora._validation import validate_request
@@ -47,20 +47,20 @@ def peak_per_window(times: list[float], window: float = 60.0) -> int:
     return peak
 
 
-def drive(budget: Budget, seconds: float, *, start: float = 0.0, answer: bool = False) -> list[float]:
-    """Send whenever the budget allows, for ``seconds`` of fake time; the send times.
+def drive(bucket: TokenBucket, seconds: float, *, start: float = 0.0, answer: bool = False) -> list[float]:
+    """Send whenever the bucket allows, for ``seconds`` of fake time; the send times.
 
     With ``answer``, each request is answered 200 (no rate headers) 50 ms later.
     """
     now, sent = start, []
     while now < start + seconds:
-        wait = budget.wait(now)
+        wait = bucket.wait(now)
         if wait > 0:
             now += wait
             continue
-        number = budget.take(now)
+        number = bucket.take(now)
         if answer:
-            budget.answer(number, 200, RateHeaders(), now + 0.05)
+            bucket.answer(number, 200, RateHeaders(), now + 0.05)
         sent.append(now)
     return sent
 
@@ -69,7 +69,7 @@ def simulate(
     limit_rpm: int, burst: int, *, workers: int = 16, rtt: float = 0.05, seconds: float = 600.0
 ) -> dict[str, int]:
     """A client with endless demand against a token-bucket gateway that announces nothing, on fake time."""
-    budget = Budget()
+    bucket = TokenBucket()
     tokens, updated, refill = float(burst), 0.0, limit_rpm / 60
     ready = [(0.0, worker) for worker in range(workers)]
     counts = {"ok": 0, "429": 0}
@@ -77,32 +77,32 @@ def simulate(
         now, worker = heapq.heappop(ready)
         if now > seconds:
             break
-        wait = budget.wait(now)
+        wait = bucket.wait(now)
         if wait > 0:
             heapq.heappush(ready, (now + wait, worker))
             continue
-        number = budget.take(now)
+        number = bucket.take(now)
         arrival = now + rtt / 2
         tokens, updated = min(burst, tokens + (arrival - updated) * refill), arrival
         accepted = tokens >= 1
         tokens -= 1 if accepted else 0
-        budget.answer(number, 200 if accepted else 429, RateHeaders(), now + rtt)
+        bucket.answer(number, 200 if accepted else 429, RateHeaders(), now + rtt)
         if not accepted:
-            budget.rate_limited(number, (1 - tokens) / refill, now + rtt)
+            bucket.rate_limited(number, (1 - tokens) / refill, now + rtt)
         counts["ok" if accepted else "429"] += 1
         heapq.heappush(ready, (now + rtt, worker))
     return counts
 
 
-# -- the budget, on a fake clock ---------------------------------------------------------
+# -- the bucket, on a fake clock ---------------------------------------------------------
 
 
 @pytest.mark.parametrize("rpm", [1, 7, 60, 120, 375, 600])
-def test_a_configured_budget_never_lets_more_than_the_limit_into_any_minute(rpm: int) -> None:
-    budget = Budget()
-    budget.configure(rpm, now=0.0)
+def test_a_configured_token_bucket_never_lets_more_than_the_limit_into_any_minute(rpm: int) -> None:
+    bucket = TokenBucket()
+    bucket.configure(rpm, now=0.0)
 
-    sent = drive(budget, 600.0)
+    sent = drive(bucket, 600.0)
 
     assert peak_per_window(sent) <= rpm
     if rpm >= 60:  # and it is not timid about it: at least 95 % of the limit, minute after minute
@@ -110,63 +110,63 @@ def test_a_configured_budget_never_lets_more_than_the_limit_into_any_minute(rpm:
 
 
 def test_an_announced_limit_sets_the_pace_from_the_first_answer() -> None:
-    budget = Budget()
-    number = budget.take(0.0)
+    bucket = TokenBucket()
+    number = bucket.take(0.0)
 
-    budget.answer(number, 200, RateHeaders(limit=120, remaining=11), now=0.05)
+    bucket.answer(number, 200, RateHeaders(limit=120, remaining=11), now=0.05)
 
     burst, rate = pace_for(120, 0.97)
-    assert (budget.announced, budget.rate, budget.burst) == (120, rate, burst)
-    assert peak_per_window(drive(budget, 300.0, start=0.05)) <= 120
+    assert (bucket.announced, bucket.rate, bucket.burst) == (120, rate, burst)
+    assert peak_per_window(drive(bucket, 300.0, start=0.05)) <= 120
 
 
 def test_no_announced_limit_means_no_pacing_until_a_429() -> None:
-    budget = Budget()
-    budget.answer(budget.take(0.0), 200, RateHeaders(), now=0.05)
+    bucket = TokenBucket()
+    bucket.answer(bucket.take(0.0), 200, RateHeaders(), now=0.05)
 
-    assert budget.rate is None
-    assert all(budget.wait(0.05) == 0 for _ in range(1000) if budget.take(0.05))
+    assert bucket.rate is None
+    assert all(bucket.wait(0.05) == 0 for _ in range(1000) if bucket.take(0.05))
 
 
 def test_remaining_counts_the_requests_still_in_flight() -> None:
-    budget = Budget()
-    budget.configure(600, now=0.0)  # burst 10
-    numbers = [budget.take(0.0) for _ in range(5)]
+    bucket = TokenBucket()
+    bucket.configure(600, now=0.0)  # burst 10
+    numbers = [bucket.take(0.0) for _ in range(5)]
 
     # The gateway had 2 left after the first request; four more are on their way to it.
-    budget.answer(numbers[0], 200, RateHeaders(limit=600, remaining=2), now=0.0)
+    bucket.answer(numbers[0], 200, RateHeaders(limit=600, remaining=2), now=0.0)
 
-    assert budget.tokens == pytest.approx(2 - 4)
-    assert budget.wait(0.0) == pytest.approx(3 / budget.rate)  # type: ignore[operator]
+    assert bucket.tokens == pytest.approx(2 - 4)
+    assert bucket.wait(0.0) == pytest.approx(3 / bucket.rate)  # type: ignore[operator]
 
 
 def test_a_429_pauses_everyone_and_halves_the_pace_once_per_round() -> None:
-    budget = Budget()
-    budget.configure(600, now=0.0)
-    numbers = [budget.take(i * 0.1) for i in range(20)]  # 10 a second, for two seconds
+    bucket = TokenBucket()
+    bucket.configure(600, now=0.0)
+    numbers = [bucket.take(i * 0.1) for i in range(20)]  # 10 a second, for two seconds
     for number in numbers[:10]:
-        budget.answer(number, 200, RateHeaders(), now=2.0)
-    before = budget.rate
+        bucket.answer(number, 200, RateHeaders(), now=2.0)
+    before = bucket.rate
 
-    cuts = [budget.rate_limited(number, 1.5, now=2.0) for number in numbers[10:]]
+    cuts = [bucket.rate_limited(number, 1.5, now=2.0) for number in numbers[10:]]
 
     assert cuts == [True] + [False] * 9  # the rest of that round were sent at the old pace
-    assert budget.rate == pytest.approx(before / 2)  # type: ignore[operator]
-    assert budget.wait(2.0) == pytest.approx(1.5)  # Retry-After holds every request
-    assert budget.rate_limited(budget.take(4.0), None, now=4.1)  # a request sent after the cut counts again
+    assert bucket.rate == pytest.approx(before / 2)  # type: ignore[operator]
+    assert bucket.wait(2.0) == pytest.approx(1.5)  # Retry-After holds every request
+    assert bucket.rate_limited(bucket.take(4.0), None, now=4.1)  # a request sent after the cut counts again
 
 
 def test_the_pace_recovers_after_runs_of_successes_but_never_above_the_limit() -> None:
-    budget = Budget()
-    budget.configure(120, now=0.0)
-    cap = budget.cap
-    sent = drive(budget, 10.0, start=0.0, answer=True)
-    budget.rate_limited(budget.take(10.0), None, 10.0)
-    assert budget.rate is not None and cap is not None and budget.rate < 0.6 * cap
+    bucket = TokenBucket()
+    bucket.configure(120, now=0.0)
+    cap = bucket.cap
+    sent = drive(bucket, 10.0, start=0.0, answer=True)
+    bucket.rate_limited(bucket.take(10.0), None, 10.0)
+    assert bucket.rate is not None and cap is not None and bucket.rate < 0.6 * cap
 
-    sent += [10.0, *drive(budget, 120.0, start=10.0, answer=True)]
+    sent += [10.0, *drive(bucket, 120.0, start=10.0, answer=True)]
 
-    assert budget.rate == pytest.approx(cap)
+    assert bucket.rate == pytest.approx(cap)
     assert peak_per_window(sent) <= 120
 
 
@@ -266,7 +266,7 @@ async def test_clients_share_a_pacer_by_key_and_base_url(sora_emulator: Emulator
     ):
         assert first._pacer is second._pacer is pacer_for("sk-one", base)
         assert other_key._pacer is not first._pacer
-        assert first._pacer.budget.configured == 90  # the one that was configured set it for both
+        assert first._pacer.bucket.configured == 90  # the one that was configured set it for both
         assert "sk-one" not in repr(first._pacer) and "sk-one" not in first._pacer.label
 
 
@@ -300,7 +300,7 @@ async def test_an_unconfigured_client_learns_the_gateways_rate_and_loses_nothing
             api_key="sk-learns", base_url=emulator.base_url, retry=RetryPolicy(max_retries=0)
         ) as client:
             await fan_out(client, 64)
-            learned = client._pacer.budget.announced
+            learned = client._pacer.bucket.announced
         stats = emulator.stats()
 
     assert learned == 600
@@ -368,7 +368,7 @@ async def test_a_too_many_running_jobs_429_is_back_pressure_not_failure() -> Non
         async with SoraClient(api_key="sk-jobs", base_url=emulator.base_url, retry=retry) as client:
             await client.create_video(validate_request(prompt="a fox"))
             second = await client.create_video(validate_request(prompt="a heron"))
-            pace = client._pacer.budget.rate
+            pace = client._pacer.bucket.rate
         stats = emulator.stats()
 
     assert second.prompt == "a heron"

@@ -1,4 +1,4 @@
-"""One request budget per API key and base URL, shared by every client of this process.
+"""One request pace per API key and base URL, shared by every client of this process.
 
 Gateways limit requests per minute per key and answer 429 past it; a client
 that retries into the limit spends its retries and makes every item of a batch
@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from prefect_sora._pacing.token_bucket import Budget, RateHeaders
+from prefect_sora._pacing.token_bucket import RateHeaders, TokenBucket
 
 logger = logging.getLogger("prefect_sora._pacing.pacer")
 
@@ -176,13 +176,13 @@ class _Jobs:
 
 
 class Pacer:
-    """The shared request budget of one key at one base URL (see the module docstring)."""
+    """The shared request pace of one key at one base URL (see the module docstring)."""
 
     def __init__(self, label: str, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.label = label
         self._clock = clock
         self._lock = threading.Lock()
-        self._budget = Budget()
+        self._bucket = TokenBucket()
         self._queue: list[tuple[tuple[int, float, int], _Waiter]] = []
         self._order = itertools.count()
         self._dispatching = False
@@ -205,8 +205,8 @@ class Pacer:
         """Set what a client was given; what it leaves None stays as other clients set it."""
         with self._lock:
             now = self._clock()
-            if requests_per_minute is not None and requests_per_minute != self._budget.configured:
-                self._budget.configure(requests_per_minute, now)
+            if requests_per_minute is not None and requests_per_minute != self._bucket.configured:
+                self._bucket.configure(requests_per_minute, now)
                 self._show(f"{requests_per_minute} requests a minute configured", force=True)
             if max_running_jobs is not None:
                 self._jobs.limit = max_running_jobs
@@ -215,9 +215,9 @@ class Pacer:
                 self._shared = SharedLimit(rate_limit_name, self._clock)
 
     @property
-    def budget(self) -> Budget:
-        """The budget's current state (read it, do not change it)."""
-        return self._budget
+    def bucket(self) -> TokenBucket:
+        """The token bucket's current state (read it, do not change it)."""
+        return self._bucket
 
     @property
     def running_jobs(self) -> int:
@@ -247,10 +247,10 @@ class Pacer:
                     now = self._clock()
                     wait: float | None = None
                     if self._queue[0][1] is waiter and not self._dispatching:
-                        wait = self._budget.wait(now)
+                        wait = self._bucket.wait(now)
                         if wait <= 0:
                             heapq.heappop(self._queue)
-                            number = self._budget.take(now)
+                            number = self._bucket.take(now)
                             if self._shared is not None and self._shared.in_use(now):
                                 shared, self._dispatching = self._shared, True
                             else:
@@ -287,7 +287,7 @@ class Pacer:
     def answered(self, number: int, response: httpx.Response) -> None:
         """Learn from the answer to request ``number`` (its status and rate headers)."""
         with self._lock:
-            self._budget.answer(number, response.status_code, RateHeaders.read(response.headers), self._clock())
+            self._bucket.answer(number, response.status_code, RateHeaders.read(response.headers), self._clock())
             self._show("learned from the gateway's answers")
 
     def rate_limited(self, number: int, retry_after: float | None, *, code: str | None) -> float:
@@ -299,12 +299,12 @@ class Pacer:
         if code in RUNNING_JOBS_CODES:
             return retry_after if retry_after is not None else 5.0
         with self._lock:
-            if self._budget.rate_limited(number, retry_after, self._clock()):
+            if self._bucket.rate_limited(number, retry_after, self._clock()):
                 self._show("a 429 from the gateway", force=False)
         return 0.0
 
     def _show(self, why: str, *, force: bool = False) -> None:
-        rate = self._budget.rate
+        rate = self._bucket.rate
         shown = self._shown_rate
         if rate is None:
             return

@@ -20,10 +20,10 @@ Pure arithmetic on times passed in, so the policy is testable on a fake clock;
   rate the gateway accepted over a minute lately (fading over a minute), so
   429s that do not come from a rate limit (a gateway's hiccups) slow a batch
   down without stalling it.
-* **Recovery**: after a second's worth of successes in a row (at least five),
-  if the pace was in use, the rate climbs by a quarter back to the one that
-  drew the last 429, then past it by 5 % steps, never above the configured or
-  announced limit.
+* **Recovery**: after ``ROUND_SECONDS`` worth of successes in a row at the pace
+  (at least ``ROUND_MIN``), if the pace was in use, the rate climbs halfway back
+  to the one that drew the last 429, then past it by ``PROBE_STEP`` of it at a
+  time, never above the configured or announced limit.
 """
 
 from __future__ import annotations
@@ -61,8 +61,8 @@ FORGET_AFTER = 50
 def pace_for(limit_per_minute: float, share: float) -> tuple[float, float]:
     """(burst, requests a second) that keep any 60 s window under ``share`` of the limit."""
     burst = max(1.0, float(int(limit_per_minute // 60)))
-    budget = share * limit_per_minute
-    return burst, max(budget - burst, budget / 2) / 60.0
+    target = share * limit_per_minute
+    return burst, max(target - burst, target / 2) / 60.0
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
@@ -121,8 +121,8 @@ class RateHeaders:
 
 
 @dataclass
-class Budget:
-    """One key's request budget. Times are monotonic seconds, given by the caller.
+class TokenBucket:
+    """One key's request rate: a token bucket. Times are monotonic seconds, given by the caller.
 
     ``rate`` None means no limit is known and requests go freely.
     """
