@@ -48,6 +48,11 @@ ErrorEnvelope = Literal["openai", "string", "message", "msg", "detail", "text"]
 ``{"error": "..."}`` (string), ``{"message": "..."}``, ``{"code": 429, "msg": "..."}`` (msg),
 ``{"detail": "..."}``, or a text/plain body."""
 
+EchoId = Literal["same", "reencoded"]
+"""Which id retrieve and list answers name a job by: the one its create answered (same), or
+another that routes elsewhere (reencoded, as a LiteLLM proxy does; see
+`prefect_sora.emulator._echo`)."""
+
 NullableField = Literal["seconds", "size", "quality", "progress"]
 OmittableField = Literal[
     "model",
@@ -97,7 +102,7 @@ class EmulatorConfig(BaseModel):
     and sets defaults for `deployments`, `max_running_jobs` and `content_ttl_seconds`.
     Deviations reported from compatible gateways, usable with any profile:
     `status_aliases` (schema status -> what is sent), `timestamp_format`, `null_fields`,
-    `omit_fields`, `error_envelope` and `retry_after_headers`.
+    `omit_fields`, `error_envelope`, `retry_after_headers` and `echo_id`.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -141,6 +146,7 @@ class EmulatorConfig(BaseModel):
     omit_fields: list[OmittableField] = Field(default_factory=list)
     error_envelope: ErrorEnvelope = "openai"
     retry_after_headers: bool = True
+    echo_id: EchoId = "same"
 
     @model_validator(mode="before")
     @classmethod

@@ -17,6 +17,7 @@ from typing import Any
 from prefect_sora.emulator._characters import Characters
 from prefect_sora.emulator._config import EmulatorConfig, Endpoint, FaultKind
 from prefect_sora.emulator._directives import DirectiveError, parse_directives
+from prefect_sora.emulator._echo import echoed_video_id, misrouted
 from prefect_sora.emulator._errors import APIError, invalid, not_found
 from prefect_sora.emulator._faults import FaultPlanner
 from prefect_sora.emulator._ids import new_video_id
@@ -70,6 +71,7 @@ class EmulatorState:
         self.faults = FaultPlanner(config.seed)
         self._slots = Slots()
         self._seq = 0
+        self._echoes: dict[str, str] = {}  # echoed id -> the id the create answered
         self._apply(config)
 
     def _apply(self, config: EmulatorConfig) -> None:
@@ -120,8 +122,16 @@ class EmulatorState:
     def _get(self, video_id: str) -> Job:
         job = self.jobs.get(video_id)
         if job is None:
-            raise not_found(video_id)
+            raise misrouted(video_id) if video_id in self._echoes else not_found(video_id)
         return job
+
+    def _render_echoed(self, job: Job, now: float) -> dict[str, object]:
+        """A retrieve or list answer's Video object, under the id `echo_id` says it carries."""
+        view = self.style.render(job, now)
+        if self.config.echo_id == "reencoded":
+            view["id"] = echoed = echoed_video_id(job.id)
+            self._echoes[echoed] = job.id
+        return view
 
     def create(
         self,
@@ -184,7 +194,7 @@ class EmulatorState:
             job = self._get(video_id)
             self.stats.polls[video_id] += 1
             now = self.clock.now()
-            return self.style.render(job, now), job.status_at(now)[0] in PENDING
+            return self._render_echoed(job, now), job.status_at(now)[0] in PENDING
 
     def list(self, *, limit: int, order: str, after: str | None) -> dict[str, object]:
         """One page of the list envelope, newest first unless `order="asc"`."""
@@ -193,14 +203,15 @@ class EmulatorState:
             jobs = list(self.jobs.values())
             if order == "desc":
                 jobs.reverse()
+            after = self._echoes.get(after, after) if after is not None else None
             page, has_more = page_of(jobs, [job.id for job in jobs], limit=limit, after=after)
-            data = [self.style.render(job, now) for job in page]
+            data = [self._render_echoed(job, now) for job in page]
             self.stats.lists += 1
         return {
             "object": "list",
             "data": data,
-            "first_id": page[0].id if page else None,
-            "last_id": page[-1].id if page else None,
+            "first_id": data[0]["id"] if data else None,
+            "last_id": data[-1]["id"] if data else None,
             "has_more": has_more,
         }
 
@@ -268,6 +279,7 @@ class EmulatorState:
             self.faults = FaultPlanner(self.config.seed)
             self._slots.clear()
             self._seq = 0
+            self._echoes.clear()
 
     def inject(self, fault: FaultKind, *, count: int, endpoint: Endpoint | None) -> None:
         """Script a fault for the next `count` requests to `endpoint`."""
