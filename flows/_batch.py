@@ -16,11 +16,11 @@ from prefect import flow
 
 from prefect_sora._errors import BatchIncomplete, InvalidParameter
 from prefect_sora._models import VideoRequest
-from prefect_sora._pricing import CostEstimate, PriceTable
+from prefect_sora._pricing import CostEstimate, PriceTable, check_budget
 from prefect_sora._validation import validate_request
 from prefect_sora.blocks._credentials import SoraCredentials
 from prefect_sora.flows._artifacts import Report, publish_results
-from prefect_sora.flows._common import check_budget, journal_for, resume_hint, run_key
+from prefect_sora.flows._common import journal_for, resume_hint, run_key
 from prefect_sora.flows._credentials import resolve_credentials
 from prefect_sora.flows._forms import OptionalOptions, OptionalText, Requests
 from prefect_sora.flows._items import produce_items

@@ -1,17 +1,16 @@
-"""What the flows share: budget checks, the journal's home, and running one job."""
+"""What the flows share: the journal's home, the run key, and running one job."""
 
 from __future__ import annotations
 
 import posixpath
-from decimal import Decimal
 from typing import Any
 
 from prefect.context import FlowRunContext
 
 from prefect_sora._durable.journal import Journal
-from prefect_sora._errors import BudgetExceeded, InvalidParameter, VideoNotStored
+from prefect_sora._errors import InvalidParameter, VideoNotStored
 from prefect_sora._models import ImageReference, ImageUpload, VideoRequest
-from prefect_sora._pricing import to_decimal
+from prefect_sora._pricing import check_budget
 from prefect_sora.blocks._credentials import SoraCredentials
 from prefect_sora.flows._artifacts import Report, link_stored, publish_results
 from prefect_sora.flows._pipeline import Job, Policy, Run
@@ -21,17 +20,6 @@ from prefect_sora.tasks import estimate_cost
 from prefect_sora.tasks._common import run_logger
 
 JOURNAL_FOLDER = ".prefect-sora/journal"
-
-
-def check_budget(estimated: Decimal, max_cost_usd: float | Decimal | str | None) -> None:
-    """Refuse the run before anything is submitted if the estimate is over budget."""
-    if max_cost_usd is None:
-        return
-    limit = to_decimal(max_cost_usd)
-    if limit < 0:
-        raise InvalidParameter("max_cost_usd", max_cost_usd, "must be >= 0")
-    if estimated > limit:
-        raise BudgetExceeded(estimated, limit)
 
 
 def run_key(idempotency_key: str | None) -> str:

@@ -132,14 +132,21 @@ def estimate(model: str, size: str, seconds: int, count: int = 1, table: PriceTa
 def check_budget(estimated: Decimal, max_cost_usd: Rate | None) -> None:
     """Refuse before anything is submitted when ``estimated`` is over ``max_cost_usd`` (None: no budget).
 
+    The one budget check of the package: the tasks that price a job (extend, edit)
+    and the flows call it alike.
+
     Raises:
         BudgetExceeded: the estimate is higher than the budget.
-        InvalidParameter: a negative budget.
+        InvalidParameter: a budget that is not a finite number >= 0 (negative, NaN,
+            infinite, a bool or text that is no number).
     """
     if max_cost_usd is None:
         return
-    limit = to_decimal(max_cost_usd)
-    if not limit.is_finite() or limit < 0:
+    try:
+        limit = None if isinstance(max_cost_usd, bool) else to_decimal(max_cost_usd)
+    except ArithmeticError:  # decimal.InvalidOperation: text that is no number
+        limit = None
+    if limit is None or not limit.is_finite() or limit < 0:
         raise InvalidParameter("max_cost_usd", max_cost_usd, "must be a number >= 0")
     if estimated > limit:
         raise BudgetExceeded(estimated, limit)

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from prefect_sora._errors import InvalidParameter
-from prefect_sora._pricing import estimate, price_table, sizes_for, tier_of
+from prefect_sora._errors import BudgetExceeded, InvalidParameter
+from prefect_sora._pricing import check_budget, estimate, price_table, sizes_for, tier_of
 
 
 @pytest.mark.parametrize(
@@ -96,3 +96,23 @@ def test_the_actual_cost_of_a_job_is_its_requests_price_once_completed_and_zero_
     assert actual_cost(job("cancelled"), request) == Decimal("0")
     assert actual_cost(job("in_progress"), request) == Decimal("0")
     assert actual_cost(job("completed"), request, price_table({"sora-2-pro": {"1080p": "0.5"}})) == Decimal("4.0")
+
+
+@pytest.mark.parametrize("budget", [None, "0.80", 0.8, Decimal("0.80"), 1, "1e3"])
+def test_a_budget_at_or_over_the_estimate_lets_the_job_through(budget: object) -> None:
+    check_budget(Decimal("0.80"), budget)  # type: ignore[arg-type]
+
+
+def test_a_budget_under_the_estimate_refuses_with_both_amounts() -> None:
+    with pytest.raises(BudgetExceeded) as refused:
+        check_budget(Decimal("0.80"), "0.79")
+
+    assert (refused.value.estimated_usd, refused.value.max_cost_usd) == (Decimal("0.80"), Decimal("0.79"))
+
+
+@pytest.mark.parametrize("budget", [-1, "-0.01", "NaN", float("nan"), float("inf"), "Infinity", "ten", True])
+def test_a_budget_that_is_no_finite_amount_is_refused_as_a_parameter(budget: object) -> None:
+    with pytest.raises(InvalidParameter) as refused:
+        check_budget(Decimal("0"), budget)  # type: ignore[arg-type]
+
+    assert refused.value.param == "max_cost_usd"
