@@ -1,4 +1,4 @@
-"""The batched, threaded write_atomic keeps every guarantee of the plain one.
+"""The one atomic write (a hidden partial, then a move) and the batched, threaded write_atomic built on it.
 
 Found by the download and fan-out benchmarks (hashing on the event loop, a 1 MiB
 re-chunking copy, a stat of every file in the folder per write, a whole-video copy on
@@ -18,6 +18,9 @@ import fsspec
 import pytest
 from fsspec.implementations.local import LocalFileSystem
 
+from prefect_sora._durable.atomic import write_bytes
+from prefect_sora._durable.journal import Journal, JournalEntry
+from prefect_sora._durable.lease import Lease
 from prefect_sora._durable.storage import BATCH_BYTES, write_atomic
 from prefect_sora._errors import InvalidContent
 
@@ -133,3 +136,60 @@ def test_memory_destination_is_moved_by_rename_not_copied() -> None:
     stored = fs.store[target]
     assert stored.path == target
     fs.rm(target)
+
+
+class FailingWrites(LocalFileSystem):  # type: ignore[misc]
+    """A local filesystem whose writes fail once some bytes are down, as a full disk would."""
+
+    cachable = False
+
+    def _open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
+        handle = super()._open(path, mode, **kwargs)
+        if "w" in mode:
+            write = handle.write
+
+            def fail(data: bytes) -> int:
+                write(data[:3])
+                raise OSError(28, "No space left on device")
+
+            handle.write = fail
+        return handle
+
+
+def test_a_failed_replace_keeps_the_old_record_whole_and_leaves_no_partial(tmp_path: Path) -> None:
+    target = tmp_path / "000001.json"
+    target.write_bytes(b'{"old": true}')
+
+    with pytest.raises(OSError, match="No space"):
+        write_bytes(FailingWrites(), str(target), b'{"new": true}')
+
+    assert [p.name for p in tmp_path.iterdir()] == ["000001.json"]
+    assert target.read_bytes() == b'{"old": true}'
+
+
+def test_journal_and_lease_records_are_replaced_through_the_same_partial_and_leave_none(tmp_path: Path) -> None:
+    journal = Journal(str(tmp_path / "journal"), "run-1")
+    lease = Lease(str(tmp_path / "leases" / "shard-0.json"), "owner-a", interval=1, stale_after=3)
+
+    async def write_both() -> None:
+        await journal.save(JournalEntry(index=1, fingerprint="f"))
+        await journal.save(JournalEntry(index=1, fingerprint="f", video_id="video_1", stage="submitted"))
+        await lease.beat()
+
+    asyncio.run(write_both())
+
+    assert [p.name for p in (tmp_path / "journal" / "run-1").iterdir()] == ["000001.json"]
+    assert [p.name for p in (tmp_path / "leases").iterdir()] == ["shard-0.json"]
+
+
+def test_a_journal_sweeps_every_partial_a_killed_writer_left_and_nothing_else(tmp_path: Path) -> None:
+    journal = Journal(str(tmp_path), "run-1")
+    asyncio.run(journal.save(JournalEntry(index=0, fingerprint="f")))
+    folder = tmp_path / "run-1"
+    (folder / ".000001.json.partial-0123456789ab").write_bytes(b"half a rec")
+    (folder / ".000002.json.partial-ba9876543210").write_bytes(b"{")
+    (folder / ".notes").write_bytes(b"not a partial")
+
+    asyncio.run(journal.sweep())
+
+    assert sorted(p.name for p in folder.iterdir()) == [".notes", "000000.json"]

@@ -24,13 +24,12 @@ import hashlib
 import json
 import posixpath
 import time
-import uuid
 from typing import Any, Literal
 
-import fsspec
 from fsspec import AbstractFileSystem
 from pydantic import AliasChoices, BaseModel, Field
 
+from prefect_sora._durable.atomic import fresh_filesystem, sweep_partials, write_bytes
 from prefect_sora._errors import InvalidParameter
 from prefect_sora._models import StoredVideo
 from prefect_sora._validation import check_idempotency_key
@@ -95,10 +94,8 @@ class Journal:
 
     def __init__(self, root: str, key: str, storage_options: dict[str, Any] | None = None) -> None:
         self.key = check_idempotency_key(key)
-        # No listings cache: other processes (a sharded batch's) write here too, and on
-        # object stores a cached listing makes a record written since look missing
-        # (s3fs's mv of a fresh partial then fails with FileNotFoundError).
-        fs, path = fsspec.core.url_to_fs(root, **{**(storage_options or {}), "use_listings_cache": False})
+        # Listed afresh: other processes (a sharded batch's) write here too.
+        fs, path = fresh_filesystem(root, storage_options)
         self.fs: AbstractFileSystem = fs
         self.folder = posixpath.join(path.rstrip("/"), self.key)
         self.url = fs.unstrip_protocol(self.folder)
@@ -160,20 +157,10 @@ class Journal:
         return entries
 
     def _sweep(self) -> None:
-        try:
-            leftovers = self.fs.glob(posixpath.join(self.folder, "*.tmp"))
-        except FileNotFoundError:
-            return
-        for leftover in leftovers:
-            with contextlib.suppress(FileNotFoundError):
-                self.fs.rm(leftover)
+        sweep_partials(self.fs, self.folder)
 
     def _write(self, entry: JournalEntry) -> None:
         if not self._folder_made:  # once per journal, not once per record (a stat each on object stores)
             self.fs.makedirs(self.folder, exist_ok=True)
             self._folder_made = True
-        final = self._path(entry.index)
-        partial = f"{final}.{uuid.uuid4().hex[:8]}.tmp"
-        with self.fs.open(partial, "wb") as handle:
-            handle.write(entry.model_dump_json().encode())
-        self.fs.mv(partial, final)
+        write_bytes(self.fs, self._path(entry.index), entry.model_dump_json().encode())

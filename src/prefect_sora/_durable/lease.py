@@ -23,17 +23,15 @@ storage.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import posixpath
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import fsspec
 from fsspec import AbstractFileSystem
 from pydantic import BaseModel, ValidationError
 
+from prefect_sora._durable.atomic import fresh_filesystem, write_bytes
 from prefect_sora._errors import InvalidParameter
 
 # Leases read and write on threads of their own: on the default executor a beat
@@ -81,8 +79,8 @@ class Lease:
         self.owner = owner
         self.interval = interval
         self.stale_after = stale_after
-        # No listings cache: the record is rewritten by other processes (see Journal).
-        fs, path = fsspec.core.url_to_fs(url, **{**(storage_options or {}), "use_listings_cache": False})
+        # Listed afresh: the record is rewritten by other processes.
+        fs, path = fresh_filesystem(url, storage_options)
         self._fs: AbstractFileSystem = fs
         self._path: str = path
 
@@ -146,12 +144,4 @@ class Lease:
 
     def _write_sync(self, record: LeaseRecord) -> None:
         self._fs.makedirs(posixpath.dirname(self._path), exist_ok=True)
-        partial = f"{self._path}.{uuid.uuid4().hex[:8]}.tmp"
-        try:
-            with self._fs.open(partial, "wb") as handle:
-                handle.write(record.model_dump_json().encode())
-            self._fs.mv(partial, self._path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                if self._fs.exists(partial):
-                    self._fs.rm(partial)
+        write_bytes(self._fs, self._path, record.model_dump_json().encode())

@@ -1,11 +1,11 @@
 """Stream a download to any fsspec URL atomically, in constant memory.
 
-The bytes go to a hidden sibling (``.NAME.partial-XXXX``) and are moved into
-place only once complete and checked (type, length, leading bytes); on any
-failure the partial is removed, so nothing half-written is ever visible under
-the final name. A partial left by a killed process is swept by the next write
-of the same file. Writes through fsspec's sync filesystems run in a worker
-thread so the event loop is never blocked.
+The bytes go to a hidden partial (:class:`~prefect_sora._durable.atomic.Partial`)
+and are moved into place only once complete and checked (type, length, leading
+bytes); on any failure the partial is removed, so nothing half-written is ever
+visible under the final name. A partial left by a killed process is swept by the
+next write of the same file. Writes through fsspec's sync filesystems run in a
+worker thread so the event loop is never blocked.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ import asyncio
 import hashlib
 import posixpath
 import re
-import uuid
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import fsspec
 from fsspec import AbstractFileSystem
 
+from prefect_sora._durable.atomic import Partial, sweep_partials
 from prefect_sora._errors import InvalidContent
 from prefect_sora._models import StoredVideo, VideoVariant
 
@@ -37,7 +37,6 @@ _DEFAULT_EXTENSION: Mapping[VideoVariant, str] = {
     "thumbnail": ".webp",
     "spritesheet": ".jpg",
 }
-_PARTIAL = ".partial-"
 _HEAD = 16  # bytes sniffed to tell an MP4 or an image from an error page
 
 
@@ -107,14 +106,14 @@ async def write_atomic(
         InvalidContent: the bytes are not the variant asked for, or fewer/more than announced.
     """
     parent, name = posixpath.split(path)
-    partial = posixpath.join(parent, f".{name}{_PARTIAL}{uuid.uuid4().hex[:12]}")
-    await asyncio.to_thread(_sweep_partials, fs, parent, name)
+    partial = Partial(fs, path)
+    await asyncio.to_thread(sweep_partials, fs, parent, name)
     if parent:
         await asyncio.to_thread(fs.makedirs, parent, exist_ok=True)
     digest = hashlib.sha256()
     written = 0
     head = b""
-    handle = await asyncio.to_thread(fs.open, partial, "wb")
+    handle = await asyncio.to_thread(fs.open, partial.path, "wb")
     loop = asyncio.get_running_loop()
     writing: asyncio.Future[None] | None = None
     batch: list[bytes] = []
@@ -158,31 +157,12 @@ async def write_atomic(
             raise InvalidContent(
                 f"Got {written} bytes of {variant}, the server announced {expected_length}; nothing stored"
             )
-        await asyncio.to_thread(_move, fs, partial, path)
+        await asyncio.to_thread(partial.commit)
     except BaseException:
         # Also on cancellation: never leave the partial behind.
-        await asyncio.shield(asyncio.to_thread(_remove_quietly, fs, partial))
+        await asyncio.shield(asyncio.to_thread(partial.discard))
         raise
     return written, digest.hexdigest()
-
-
-def _move(fs: AbstractFileSystem, source: str, target: str) -> None:
-    """Move the finished partial into place (a rename where the filesystem has one)."""
-    store = getattr(fs, "store", None)
-    if "memory" in _protocols(fs) and isinstance(store, dict):
-        # fsspec's memory mv copies the whole buffer, then deletes the old one: twice
-        # the video in RAM at once. Renaming its entry in the store is all a move needs.
-        source, target = fs._strip_protocol(source), fs._strip_protocol(target)
-        moved = store.pop(source)
-        moved.path = target
-        store[target] = moved
-        return
-    fs.mv(source, target)
-
-
-def _protocols(fs: AbstractFileSystem) -> tuple[str, ...]:
-    protocol = fs.protocol
-    return (protocol,) if isinstance(protocol, str) else tuple(protocol)
 
 
 def _check_head(variant: VideoVariant, head: bytes) -> None:
@@ -195,25 +175,3 @@ def _check_head(variant: VideoVariant, head: bytes) -> None:
 def stored(fs: AbstractFileSystem, path: str, **fields: Any) -> StoredVideo:
     """The result record, with the path given back as a full URL."""
     return StoredVideo(url=fs.unstrip_protocol(path), **fields)
-
-
-def _remove_quietly(fs: AbstractFileSystem, path: str) -> None:
-    try:
-        if fs.exists(path):
-            fs.rm(path)
-    except (OSError, ValueError):
-        pass
-
-
-def _sweep_partials(fs: AbstractFileSystem, parent: str, name: str) -> None:
-    """Remove partials of this same file left by a process that was killed mid-write."""
-    prefix = f".{name}{_PARTIAL}"
-    try:
-        # Names only: fs.glob stats every entry of the folder, which made each write
-        # cost O(folder) stats, and a 1,000-video batch a million of them.
-        entries = fs.ls(parent, detail=False)
-    except (OSError, ValueError):
-        return
-    for entry in entries:
-        if posixpath.basename(str(entry).rstrip("/")).startswith(prefix):
-            _remove_quietly(fs, entry)
