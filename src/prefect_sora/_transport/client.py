@@ -22,7 +22,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import ValidationError
 
-from prefect_sora._errors import SoraError, SubmissionUncertain, TransientError, UnexpectedResponse
+from prefect_sora._errors import SoraError, SubmissionUncertain, UnexpectedResponse
 from prefect_sora._models import DeletedVideo, ImageReference, ImageUpload, Video, VideoList, VideoRequest, VideoVariant
 from prefect_sora._pacing.pacer import Priority, pacer_for
 from prefect_sora._transport.derived import DerivedJobs
@@ -487,9 +487,6 @@ def _int_or_none(value: str | None) -> int | None:
 __all__ = [
     "DEFAULT_BASE_URL",
     "ContentStream",
-    "ImageReference",
-    "ImageUpload",
     "Polled",
     "SoraClient",
-    "TransientError",
 ]

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 
 from prefect_sora._errors import ContentExpired, JobCancelled, JobFailed, JobPending, UnknownStatus, WaitTimeout
-from prefect_sora._models import TERMINAL_STATUSES, Video
+from prefect_sora._models import Video
 from prefect_sora._transport.client import SoraClient
 from prefect_sora._transport.polling import PollSchedule, expected_duration
 from prefect_sora._transport.statuses import status_category
@@ -194,4 +194,4 @@ def _resume(schedule: PollSchedule, video: Video, now: float) -> None:
         schedule.started = min(schedule.started, now - max(0.0, time.time() - video.created_at))
 
 
-__all__ = ["DEFAULT_UNKNOWN_STATUS_GRACE", "TERMINAL_STATUSES", "terminal_error", "wait_for_video"]
+__all__ = ["DEFAULT_UNKNOWN_STATUS_GRACE", "terminal_error", "wait_for_video"]
