@@ -16,7 +16,8 @@ BUDGET = 3
 API_FAILURE = 4
 INTERRUPTED = 130
 
-err = Console(stderr=True, highlight=False)
+# soft_wrap: an error is one line however narrow the terminal, so scripts can grep it whole.
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 @contextmanager
