@@ -2,7 +2,7 @@
 
 For each fault, a fresh emulator misbehaves in that one way (deterministically
 for its seed) while ``batch_text_to_video`` produces N videos, and the outcome
-is checked against the promises the README makes:
+is checked against the promises the docs make (docs/failure-modes.md):
 
 * every video whose job completed is stored, or reported with its id and the reason;
 * no partial file exists anywhere under the destination;
@@ -12,7 +12,7 @@ is checked against the promises the README makes:
 Usage::
 
     python bench/fault_matrix.py                 # 20 videos per fault, prints the table
-    python bench/fault_matrix.py --write README.md   # and puts it in the README's Failure modes
+    python bench/fault_matrix.py --write BENCHMARKS.md   # and puts it in BENCHMARKS.md, section 7
 
 A smaller matrix runs in the test suite (tests/reliability/test_fault_matrix.py).
 """

@@ -3,7 +3,7 @@
 Pure arithmetic on times passed in, so the policy is testable on a fake clock;
 :mod:`prefect_sora._pacing.pacer` does the waiting and the locking. The rules, and why:
 
-* **Configured** (``requests_per_minute`` = R): a bucket of ``burst`` = R/60
+* **Configured** (``requests_per_minute`` = R): a bucket of ``burst`` = R // 60
   tokens (at least one) refilled so that ``burst + 60 * rate`` is 98 % of R. A
   token bucket never lets more than ``burst + 60 * rate`` requests out in any
   60 s window, so arrivals stay under R with room for network jitter.
@@ -16,14 +16,16 @@ Pure arithmetic on times passed in, so the policy is testable on a fake clock;
 * **A 429** pauses every request on the key for its ``Retry-After`` and
   halves the rate, taken from what was really sent over the last seconds (a
   pace that was not used proves nothing). Only once per round: 429s to
-  requests sent before the cut do not cut again. Never below half the best
-  rate the gateway accepted over a minute lately (fading over a minute), so
+  requests sent before the cut do not cut again, and a 429 before any success
+  in the last minute only pauses (it says nothing of the rate). Never below
+  half the best rate the gateway accepted over a minute lately (fading over a minute), so
   429s that do not come from a rate limit (a gateway's hiccups) slow a batch
   down without stalling it.
 * **Recovery**: after ``ROUND_SECONDS`` worth of successes in a row at the pace
-  (at least ``ROUND_MIN``), if the pace was in use, the rate climbs halfway back
-  to the one that drew the last 429, then past it by ``PROBE_STEP`` of it at a
-  time, never above the configured or announced limit.
+  (at least ``ROUND_MIN``), if the pace was in use (at least 60 % of it really
+  sent), the rate climbs each round halfway back to the one that drew the last
+  429 (while under 95 % of it), then past it by ``PROBE_STEP`` of it at a time,
+  never above the configured or announced limit.
 """
 
 from __future__ import annotations
