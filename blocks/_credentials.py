@@ -31,7 +31,9 @@ class SoraCredentials(Block):
         base_url: The API root including ``/v1``.
         timeout_seconds: Read, write and pool timeout of one HTTP request.
         connect_timeout_seconds: Connect timeout of one HTTP request.
-        max_retries: Retries of a transient failure (429, 5xx, connection errors).
+        max_retries: Retries of a transient failure (5xx, connection errors, timeouts).
+        retry_budget_seconds: Seconds after a request's first transient failure during
+            which retries may start; a wait's deadline cuts it shorter.
         allow_insecure_http: Allow ``http://`` to a non-loopback host.
         price_overrides: ``{model: {tier: usd_per_second}}`` for gateways that price
             differently; a model given a price here becomes allowed.
@@ -98,7 +100,13 @@ class SoraCredentials(Block):
         default=4,
         ge=0,
         le=20,
-        description="Retries of a transient failure (429, 5xx, transport errors).",
+        description="Retries of a transient failure (5xx, connection errors, timeouts).",
+    )
+    retry_budget_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds after a request's first transient failure during which retries may start; "
+        "a wait's deadline cuts it shorter.",
     )
     allow_insecure_http: bool = Field(
         default=False,
@@ -240,7 +248,11 @@ class SoraCredentials(Block):
             api_key=self.api_key.get_secret_value(),
             base_url=self.base_url,
             timeout=httpx.Timeout(self.timeout_seconds, connect=self.connect_timeout_seconds),
-            retry=RetryPolicy(max_retries=self.max_retries, rate_limit_patience=self.rate_limit_patience_seconds),
+            retry=RetryPolicy(
+                max_retries=self.max_retries,
+                budget_seconds=self.retry_budget_seconds,
+                rate_limit_patience=self.rate_limit_patience_seconds,
+            ),
             allow_insecure_http=self.allow_insecure_http,
             requests_per_minute=self.requests_per_minute,
             max_running_jobs=self.max_running_jobs,

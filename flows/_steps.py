@@ -13,16 +13,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from prefect_sora._durable.download import download
-from prefect_sora._errors import JobPending, TransientError
+from prefect_sora._errors import TransientError
 from prefect_sora._models import StoredVideo, Video
 from prefect_sora._transport.client import SoraClient
+from prefect_sora._transport.retries import budget_spent
 from prefect_sora._transport.waiting import OnChange, wait_for_video
 from prefect_sora.blocks._credentials import SoraCredentials
 from prefect_sora.flows._pipeline import Job
 from prefect_sora.tasks import await_video, fetch_video, submit_remix, submit_video
 
-#: Attempts of a step that failed transiently after the client's own retries (as fetch_video: 1 + 3).
-STEP_ATTEMPTS = 4
+#: Downloads of one video whose body was cut short (as fetch_video: 1 + 3). Nothing else is
+#: retried here: the client retries transport faults within its budget, once, for every layer.
+CUT_SHORT_ATTEMPTS = 4
 
 
 @dataclass
@@ -72,7 +74,7 @@ class TaskSteps:
 
 @dataclass
 class ClientSteps:
-    """Run each step on one shared client, retrying transient failures a few times."""
+    """Run each step on one shared client; only a download cut short is tried again."""
 
     client: SoraClient
     out: str
@@ -93,21 +95,16 @@ class ClientSteps:
         )
 
     async def wait(self, video: Video | str) -> Video:
-        for attempt in range(1, STEP_ATTEMPTS + 1):
-            try:
-                return await wait_for_video(self.client, video, timeout=self.timeout_seconds, on_change=self.on_change)
-            except (TransientError, JobPending):
-                if attempt == STEP_ATTEMPTS:
-                    raise
-                await asyncio.sleep(attempt)
-        raise AssertionError("unreachable")
+        # One wait, no window: it ends by timeout_seconds, a poll that failed past the
+        # client's retries ends it too (those retries already stop at the deadline).
+        return await wait_for_video(self.client, video, timeout=self.timeout_seconds, on_change=self.on_change)
 
     async def fetch(self, video_id: str) -> StoredVideo:
-        for attempt in range(1, STEP_ATTEMPTS + 1):
+        for attempt in range(1, CUT_SHORT_ATTEMPTS + 1):
             try:
                 return await download(self.client, video_id, self.out, storage_options=self.storage_options)
-            except TransientError:
-                if attempt == STEP_ATTEMPTS:
+            except TransientError as exc:
+                if budget_spent(exc) or attempt == CUT_SHORT_ATTEMPTS:
                     raise
                 await asyncio.sleep(attempt)
         raise AssertionError("unreachable")

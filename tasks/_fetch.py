@@ -11,21 +11,28 @@ from prefect.client.schemas.objects import State, TaskRun
 from prefect_sora._durable.download import download
 from prefect_sora._errors import TransientError
 from prefect_sora._models import StoredVideo, Video, VideoVariant
+from prefect_sora._transport.retries import budget_spent
 from prefect_sora.blocks._credentials import SoraCredentials
 from prefect_sora.tasks._common import run_logger
 from prefect_sora.tasks._dispatch import dual_task
 
 
-def retry_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
-    """Retry a download cut short or refused for a while; never a wrong body or an expired one."""
-    return isinstance(state.data, TransientError)
+def retry_cut_short(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
+    """Retry a download whose body was cut short; never a wrong body, an expired one, or a refused request.
+
+    A request the gateway refused or could not answer (5xx, reset, timeout) was
+    already retried by the client within its budget; asking again here would
+    multiply that budget. A body cut off after its headers arrived never went
+    through the client's retries, so it is this task's to retry.
+    """
+    return isinstance(state.data, TransientError) and not budget_spent(state.data)
 
 
 @dual_task(
     name="fetch-video",
     retries=3,
     retry_delay_seconds=[1, 4, 10],
-    retry_condition_fn=retry_transient,
+    retry_condition_fn=retry_cut_short,
     # The same inputs may point at a file that was since moved or deleted.
     cache_policy=NO_CACHE,
 )
@@ -59,6 +66,9 @@ async def fetch_video(
         ContentExpired: the download window is over.
         ContentNotReady: the job has not completed.
         InvalidContent: the body is not the variant asked for, or is cut short.
+        TransientError: the gateway kept failing after the client's retries (bounded by
+            the block's ``max_retries`` and ``retry_budget_seconds``); a body cut short
+            is downloaded again up to 3 times first.
 
     Example:
         ```python

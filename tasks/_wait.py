@@ -20,7 +20,7 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterTaskRun
 from prefect.client.schemas.objects import State, TaskRun
 from prefect.context import TaskRunContext
 
-from prefect_sora._errors import JobPending, TransientError
+from prefect_sora._errors import JobPending
 from prefect_sora._models import Video
 from prefect_sora._transport.waiting import wait_for_video
 from prefect_sora.blocks._credentials import SoraCredentials
@@ -33,19 +33,21 @@ _STATUS = re.compile(r": (\S+)$")
 
 
 def retry_while_pending(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
-    """Retry condition of ``await_video``: retry while the job is pending or the API hiccups.
+    """Retry condition of ``await_video``: retry while the job is pending, and only then.
 
     A failed job (:class:`~prefect_sora._errors.JobFailed`), a passed deadline
-    (:class:`~prefect_sora._errors.WaitTimeout`) and request errors are final.
+    (:class:`~prefect_sora._errors.WaitTimeout`) and every request error are
+    final: a transport fault was already retried by the client, within the deadline.
     """
     # Prefect puts the raised exception in the Failed state's data.
-    return isinstance(state.data, (JobPending, TransientError))
+    return isinstance(state.data, JobPending)
 
 
 @dual_task(
     name="await-video",
     # Each attempt polls for poll_window_seconds; the retries carry the wait on
-    # while the job is pending, bounded by timeout_seconds across all of them.
+    # while the job is pending (JobPending only), bounded by timeout_seconds across
+    # all of them. Transport faults are the client's to retry, never this task's.
     retries=10_000,
     retry_delay_seconds=0,
     retry_condition_fn=retry_while_pending,
@@ -87,6 +89,8 @@ async def await_video(
         UnknownStatus: a status no one documented outlasted the block's
             ``unknown_status_grace_seconds``; the job may still finish.
         WaitTimeout: the deadline passed; the job may still finish, wait again on ``video_id``.
+        TransientError: polls kept failing (5xx, refused or timed-out connections) after the
+            client's retries, which end by the deadline; carries ``video_id``. Not retried.
 
     Example:
         ```python

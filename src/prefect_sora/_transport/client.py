@@ -22,21 +22,25 @@ from typing import Any, Literal
 import httpx
 from pydantic import ValidationError
 
-from prefect_sora._errors import SoraError, SubmissionUncertain, UnexpectedResponse
+from prefect_sora._errors import RateLimited, SoraError, SubmissionUncertain, UnexpectedResponse
 from prefect_sora._models import DeletedVideo, ImageReference, ImageUpload, Video, VideoList, VideoRequest, VideoVariant
 from prefect_sora._pacing.pacer import Priority, pacer_for
 from prefect_sora._transport.derived import DerivedJobs
 from prefect_sora._transport.http import (
+    BODY_ARGUMENTS,
+    CONTENT_HEADERS,
+    REDIRECT_STATUSES,
     GatedTransport,
     Redactor,
     error_from_response,
     next_hop,
     read_json,
+    redirect_method,
     request_id,
     transport_error,
 )
 from prefect_sora._transport.reconcile import look_for_job
-from prefect_sora._transport.retries import Action, RetryPolicy, classify, retry_after_seconds
+from prefect_sora._transport.retries import Action, RetryPolicy, classify, mark_spent, retry_after_seconds
 from prefect_sora._validation import check_base_url, check_gateway_headers, check_pacing, check_video_id, id_segment
 from prefect_sora._version import __version__
 
@@ -159,6 +163,9 @@ class SoraClient(DerivedJobs):
             transport=GatedTransport(transport, MAX_CONNECTIONS),
         )
         self._issued: set[str] = set()
+        #: One request's longest time: what an attempt begun just before a deadline may add to it.
+        parts = (self._http.timeout.connect, self._http.timeout.read, self._http.timeout.write, self._http.timeout.pool)
+        self._request_timeout = max((part for part in parts if part is not None), default=None)
 
     def __repr__(self) -> str:
         return f"SoraClient(base_url={self.base_url!r})"
@@ -232,13 +239,17 @@ class SoraClient(DerivedJobs):
         match = {"prompt": prompt, "remixed_from_video_id": video_id}
         return await self._create(path, {"json": {"prompt": prompt}}, headers, match, exclude_ids)
 
-    async def poll_video(self, video_id: str, *, due: float | None = None) -> Polled:
+    async def poll_video(self, video_id: str, *, due: float | None = None, deadline: float | None = None) -> Polled:
         """``GET /videos/{id}``, with the server's ``openai-poll-after-ms`` hint.
 
         ``due`` is the monotonic time the poll schedule wanted this poll at:
-        when the pace holds polls back, the most overdue goes first.
+        when the pace holds polls back, the most overdue goes first. ``deadline``
+        (monotonic) is the wait's end: no retry of this poll starts after it,
+        and the poll is over within one request timeout of it.
         """
-        response, body = await self._json("GET", f"/videos/{id_segment(video_id)}", video_id=video_id, due=due)
+        response, body = await self._json(
+            "GET", f"/videos/{id_segment(video_id)}", video_id=video_id, due=due, deadline=deadline
+        )
         hint = response.headers.get("openai-poll-after-ms")
         try:
             poll_after = float(hint) / 1000 if hint is not None else None
@@ -338,6 +349,7 @@ class SoraClient(DerivedJobs):
         headers: Mapping[str, str] | None = None,
         lookup: tuple[Mapping[str, str], frozenset[str]] | None = None,
         due: float | None = None,
+        deadline: float | None = None,
         **kwargs: Any,
     ) -> httpx.Response | Video:
         """The one retry loop: wait for the pace, send, let :func:`classify` decide, act on its verdict.
@@ -348,24 +360,52 @@ class SoraClient(DerivedJobs):
         Every attempt waits its turn at the key's pacer (creates first, then
         reads by ``due``); a 429 waits and goes again without spending a retry.
 
+        Transport faults are retried here and nowhere else: at most
+        ``retry.max_retries`` times, and no retry starts later than
+        ``retry.budget_seconds`` after the first attempt or after ``deadline``
+        (a monotonic time: a wait's end). No backoff sleeps past that end, and
+        each attempt (its turn at the pacer included) ends within one request
+        timeout of it. Whatever this loop raises is marked spent
+        (:func:`~prefect_sora._transport.retries.budget_spent`) so that no layer
+        above retries it again.
+
         Raises:
             SubmissionUncertain: a create failed ambiguously and the lookup could not settle it.
             RateLimited: 429s for longer than ``rate_limit_patience``, or a ``Retry-After``
-                longer than ``max_retry_after``.
+                longer than ``max_retry_after``, or the pace held the request past ``deadline``.
         """
+        try:
+            return await self._attempts(method, url, video_id, headers, lookup, due, deadline, kwargs)
+        except SoraError as exc:
+            mark_spent(exc)
+            raise
+
+    async def _attempts(
+        self,
+        method: str,
+        url: str,
+        video_id: str | None,
+        headers: Mapping[str, str] | None,
+        lookup: tuple[Mapping[str, str], frozenset[str]] | None,
+        due: float | None,
+        deadline: float | None,
+        kwargs: dict[str, Any],
+    ) -> httpx.Response | Video:
         attempt = 0
         priority = Priority.CREATE if lookup is not None else Priority.READ
         pressed_since: float | None = None  # when the current run of 429s began
+        end = deadline  # no retry starts after it; the budget's end joins it at the first fault
+        error: SoraError | None = None
         while True:
-            number = await self._pacer.acquire(priority, due=due)
+            number = await self._turn(priority, due, end, error, method, url, video_id)
             started = time.time()
             response: httpx.Response | None = None
             try:
-                response = await self._follow(method, url, headers=headers, **kwargs)
+                response = await self._follow(method, url, headers=headers, until=self._hard_end(end), **kwargs)
                 verdict = classify(method, response.status_code)
             except httpx.TransportError as exc:
                 verdict = classify(method, exc)
-                error: SoraError = transport_error(exc, method, url, video_id=video_id, redact=self._redact)
+                error = transport_error(exc, method, url, video_id=video_id, redact=self._redact)
             if response is not None:
                 self._pacer.answered(number, response)
             if verdict.action is Action.RETURN and response is not None:
@@ -375,13 +415,16 @@ class SoraClient(DerivedJobs):
                 error = await error_from_response(response, video_id=video_id, redact=self._redact)
                 retry_after = retry_after_seconds(response.headers)
                 await response.aclose()
+            assert error is not None
             if verdict.action is Action.BACK_OFF:
                 # Back-pressure, not failure: wait as the pacer says and go again, no retry spent.
                 pause = self._pacer.rate_limited(number, retry_after, code=getattr(error, "code", None))
                 now = time.monotonic()
                 pressed_since = now if pressed_since is None else pressed_since
-                if (retry_after or 0.0) > self.retry.max_retry_after or (
-                    now + pause - pressed_since >= self.retry.rate_limit_patience
+                if (
+                    (retry_after or 0.0) > self.retry.max_retry_after
+                    or now + pause - pressed_since >= self.retry.rate_limit_patience
+                    or (deadline is not None and now + pause >= deadline)
                 ):
                     raise error
                 logger.debug("%s; going again in turn (back-pressure, no retry spent)", error)
@@ -403,12 +446,48 @@ class SoraClient(DerivedJobs):
                     ) from error
                 uncertain = SubmissionUncertain(f"{method} failed before its answer arrived: {error.message}")
                 uncertain.__cause__, error = error, uncertain
+            if attempt == 0:  # the first fault starts the budget's clock (429s have their own patience)
+                budget_end = time.monotonic() + self.retry.budget_seconds
+                end = budget_end if end is None else min(end, budget_end)
             attempt += 1
             delay = self.retry.delay(attempt, retry_after)
             if attempt > self.retry.max_retries or delay > self.retry.max_retry_after:
                 raise error
+            if end is not None and time.monotonic() + delay >= end:
+                # The retry would start after the budget or the caller's deadline: give up now, not later.
+                logger.debug("%s; no retry: out of time", error)
+                raise error
             logger.debug("%s; retry %d in %.2fs", error, attempt, delay)
             await asyncio.sleep(delay)
+
+    async def _turn(
+        self,
+        priority: Priority,
+        due: float | None,
+        end: float | None,
+        error: SoraError | None,
+        method: str,
+        url: str,
+        video_id: str | None,
+    ) -> int:
+        """This attempt's turn at the pacer, waited for no longer than one request timeout past ``end``."""
+        until = self._hard_end(end)
+        if until is None:
+            return await self._pacer.acquire(priority, due=due)
+        try:
+            return await asyncio.wait_for(self._pacer.acquire(priority, due=due), max(0.0, until - time.monotonic()))
+        except asyncio.TimeoutError:
+            if error is not None:
+                raise error from None
+            path = httpx.URL(url).path
+            raise RateLimited(
+                f"{method} {path}: the request pace held it past its deadline; nothing was sent",
+                video_id=video_id,
+            ) from None
+
+    def _hard_end(self, end: float | None) -> float | None:
+        """When an attempt begun before ``end`` must be over: one request timeout later."""
+        return None if end is None or self._request_timeout is None else end + self._request_timeout
 
     async def _look_up(
         self, match: Mapping[str, str], exclude_ids: frozenset[str], *, since: float, still_working: bool
@@ -425,23 +504,54 @@ class SoraClient(DerivedJobs):
             ) from exc
 
     async def _follow(
-        self, method: str, url: str, *, headers: Mapping[str, str] | None, **kwargs: Any
+        self, method: str, url: str, *, headers: Mapping[str, str] | None, until: float | None, **kwargs: Any
     ) -> httpx.Response:
-        # The key and the extra headers go only to the API's origin; the default query only on the first hop.
+        """Send, following redirects by HTTP's method rules (those of httpx and browsers).
+
+        307 and 308 repeat the method and its body; 303 (and 301/302, as every
+        client does) turn it into a GET without a body or content headers. The
+        key and the extra headers go only to the API's origin; the default query
+        only on the first hop. ``until`` (monotonic) caps every hop's timeout.
+        """
         auth = self._auth
         if self._default_query:
             kwargs["params"] = {**self._default_query, **(kwargs.get("params") or {})}
+        sent = dict(headers or {})
         for _ in range(6):
-            request = self._http.build_request(method, url, headers={**auth, **(headers or {})}, **kwargs)
+            timeout = self._timeout_until(until)
+            request = self._http.build_request(method, url, headers={**auth, **sent}, timeout=timeout, **kwargs)
             response = await self._http.send(request, stream=True)
-            if response.status_code not in (301, 302, 303, 307, 308):
+            if response.status_code not in REDIRECT_STATUSES:
                 return response
             await response.aclose()
             url, same_origin = next_hop(response, allow_insecure_http=self._allow_insecure_http)
             if not same_origin:
                 auth = {}
             kwargs.pop("params", None)  # the Location carries the full query
+            redirected = redirect_method(method, response.status_code)
+            if redirected != method:
+                method = redirected
+                for body in BODY_ARGUMENTS:
+                    kwargs.pop(body, None)
+                sent = {name: value for name, value in sent.items() if name.lower() not in CONTENT_HEADERS}
         raise UnexpectedResponse(f"{method} followed too many redirects")
+
+    def _timeout_until(self, until: float | None) -> httpx.Timeout | None:
+        """The client's timeout, each part cut to what is left before ``until`` (None: unchanged)."""
+        if until is None:
+            return None
+        left = max(0.001, until - time.monotonic())
+        configured = self._http.timeout
+
+        def cut(value: float | None) -> float:
+            return left if value is None else min(value, left)
+
+        return httpx.Timeout(
+            connect=cut(configured.connect),
+            read=cut(configured.read),
+            write=cut(configured.write),
+            pool=cut(configured.pool),
+        )
 
     def _video(self, body: Any, response: httpx.Response) -> Video:
         try:

@@ -38,8 +38,9 @@ MAX_JSON_BYTES = 4 << 20
 
 #: Longest gateway message kept on an error.
 MAX_MESSAGE_CHARS = 500
-#: Headers a request id may come in: OpenAI's and relays', then Azure's (API Management, then the service).
-REQUEST_ID_HEADERS = ("x-request-id", "apim-request-id", "x-ms-request-id")
+#: Headers a request id may come in: OpenAI's and relays', LiteLLM's call id, then Azure's
+#: (API Management, then the service).
+REQUEST_ID_HEADERS = ("x-request-id", "x-litellm-call-id", "apim-request-id", "x-ms-request-id")
 
 
 class Redactor:
@@ -62,6 +63,30 @@ def request_id(headers: httpx.Headers) -> str | None:
         if value:
             return str(value)[:200]
     return None
+
+
+#: Answers that send the request elsewhere (followed by hand, see :func:`next_hop`).
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+#: The httpx request arguments that carry a body, dropped when a redirect turns a request into a GET.
+BODY_ARGUMENTS = ("content", "data", "files", "json")
+#: Headers that describe a body, dropped with it (lower case).
+CONTENT_HEADERS = frozenset({"content-type", "content-length", "content-encoding", "transfer-encoding"})
+
+
+def redirect_method(method: str, status: int) -> str:
+    """The method a redirect's next hop uses: HTTP's rules, as httpx and browsers apply them.
+
+    307 and 308 repeat the request as it was (method and body). 303 means "see
+    this other resource": a GET. 302, and 301 after a POST, are also turned into a
+    GET, as every browser and HTTP library does despite the letter of RFC 9110.
+    HEAD stays HEAD.
+    """
+    method = method.upper()
+    if method == "HEAD" or status in (307, 308):
+        return method
+    if status in (302, 303) or (status == 301 and method == "POST"):
+        return "GET"
+    return method
 
 
 def next_hop(response: httpx.Response, *, allow_insecure_http: bool) -> tuple[str, bool]:

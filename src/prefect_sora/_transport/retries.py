@@ -14,6 +14,12 @@ or a transport exception) means for its method:
   ambiguous: the job may exist, so the client looks it up before it would
   pay again (:mod:`prefect_sora._transport.reconcile`);
 * everything else (4xx) is final.
+
+This is the only place a transport fault (5xx, reset, refused connection,
+timeout) is retried: :class:`RetryPolicy` gives each request a budget of
+attempts and of seconds, and a caller's deadline (a wait's) caps it further.
+Layers above never retry what the client gave up on (:func:`budget_spent`
+tells them); a task retries only while a job is pending.
 """
 
 from __future__ import annotations
@@ -89,6 +95,9 @@ class RetryPolicy:
 
     Attributes:
         max_retries: Retries after the first attempt (0 disables retrying).
+        budget_seconds: Seconds from a request's first fault after which no retry
+            begins: a backoff that would end later is not slept, the error is raised
+            (each attempt still gets up to one request timeout).
         backoff_base: First backoff in seconds; doubles each attempt.
         backoff_max: Cap of one backoff in seconds.
         max_retry_after: Longest ``Retry-After`` the client will sleep for; a
@@ -99,6 +108,7 @@ class RetryPolicy:
     """
 
     max_retries: int = 4
+    budget_seconds: float = 60.0
     backoff_base: float = 0.5
     backoff_max: float = 8.0
     max_retry_after: float = 60.0
@@ -108,13 +118,32 @@ class RetryPolicy:
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait before retry number ``attempt`` (1-based).
 
-        A server hint wins; otherwise full jitter over an exponential ceiling,
-        so that many clients rate limited together do not return together.
+        A server hint wins; otherwise a random wait between half and all of an
+        exponential ceiling, so that many clients failing together do not return together.
         """
         if retry_after is not None:
             return max(0.0, retry_after)
         ceiling = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
         return self.rng.uniform(ceiling / 2, ceiling)
+
+
+#: Set on an error the client raises after spending its retries on it.
+_SPENT = "_retry_budget_spent"
+
+
+def mark_spent(error: BaseException) -> BaseException:
+    """Note on ``error`` that the client's retry loop already had its go at it; returns it."""
+    setattr(error, _SPENT, True)
+    return error
+
+
+def budget_spent(error: BaseException | None) -> bool:
+    """Whether the client already retried ``error`` (or found it final): layers above must not retry it.
+
+    A transient error not so marked never went through the retry loop, such as
+    a download whose body was cut short after its headers arrived.
+    """
+    return bool(getattr(error, _SPENT, False))
 
 
 def retry_after_seconds(headers: httpx.Headers) -> float | None:

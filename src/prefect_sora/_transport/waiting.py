@@ -72,6 +72,8 @@ async def wait_for_video(
         UnknownStatus: an undocumented status outlasted ``unknown_status_grace``.
         WaitTimeout: ``timeout`` passed first; the job may still finish, resume with its id.
         JobPending: ``window`` passed first.
+        TransientError: a poll still failed after the client's retries, which end by the
+            deadline (or the window); carries ``video_id``. Not retried here or above.
     """
     start = clock()
     video_id = video if isinstance(video, str) else video.id
@@ -89,7 +91,8 @@ async def wait_for_video(
         unknown_status_grace = getattr(client, "unknown_status_grace", DEFAULT_UNKNOWN_STATUS_GRACE)
     while True:
         if current is None:
-            polled = await client.poll_video(video_id, due=due)
+            # The poll's retries end with the wait: the deadline is handed down to the client.
+            polled = await client.poll_video(video_id, due=due, deadline=_client_deadline(deadline, window_end, clock))
             current, hint = polled.video, polled.poll_after
             if not schedule.observations:
                 _resume(schedule, current, clock())
@@ -184,6 +187,12 @@ def _check_grace(video: Video, now: float, grace: float) -> float:
             video_id=video.id,
         )
     return first + grace - now
+
+
+def _client_deadline(deadline: float | None, window_end: float | None, clock: Callable[[], float]) -> float | None:
+    """The wait's nearest end on the client's clock (``time.monotonic``), or None."""
+    ends = [end for end in (deadline, window_end) if end is not None]
+    return time.monotonic() + (min(ends) - clock()) if ends else None
 
 
 def _resume(schedule: PollSchedule, video: Video, now: float) -> None:
