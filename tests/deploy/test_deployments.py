@@ -105,7 +105,7 @@ def test_run_deployment_from_another_flow_returns_the_video_result_as_the_readme
     deployment_id = deployments(project.server)["sora-text-to-video/text-to-video"]["id"]
     before = len(flow_runs_of(project.server, deployment_id))
 
-    # The README's example flow, run as written in a process of its own; a worker picks
+    # The docs' example flow (docs/deployments.md), run as written in a process of its own; a worker picks
     # up the run it creates.
     script = readme_run_deployment_example() + "\n\nweekly_trailers()\n"
     with subprocess.Popen(
@@ -141,13 +141,13 @@ def test_run_deployment_from_another_flow_returns_the_video_result_as_the_readme
     # The deployment's relative out: videos/ lands where the worker runs, and stays.
     video = Path(url[1])
     assert video.parent == worker.resolve() / "videos"
-    assert probe(video) == (1280, 720, 12.0)  # the README's "seconds": "12"
+    assert probe(video) == (1280, 720, 12.0)  # the example's "seconds": "12"
 
 
 def readme_run_deployment_example() -> str:
-    """The python block the README gives for calling a deployment from another flow."""
-    text = (REPOSITORY / "README.md").read_text()
-    _, after = text.split("From another flow, call a deployment with parameters and wait for its result:", 1)
+    """The python block the docs' Deployments page gives for calling a deployment from another flow."""
+    text = (REPOSITORY / "docs" / "deployments.md").read_text()
+    _, after = text.split("Call a deployment with parameters and wait for its result:", 1)
     block = re.search(r"```python\n(.*?)```", after, re.DOTALL)
     assert block is not None
     return block[1]
