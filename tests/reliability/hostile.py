@@ -74,10 +74,11 @@ class HostileServer:
             request_line, *lines = head.decode("latin-1").split("\r\n")
             method, target, _ = request_line.split(" ", 2)
             headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines if line)}
+            body = b""
             if int(headers.get("content-length", "0")):
-                await reader.readexactly(int(headers["content-length"]))
+                body = await reader.readexactly(int(headers["content-length"]))
             path = target.split("?", 1)[0]
-            self.seen.append({"method": method, "path": path, "headers": headers})
+            self.seen.append({"method": method, "path": path, "headers": headers, "body": body})
             reply = self.replies.get((method, path), Reply(404, b'{"error": {"message": "nope"}}'))
             fields = {**reply.headers, "content-length": reply.headers.get("content-length", str(len(reply.body)))}
             fields["connection"] = "close"
