@@ -52,7 +52,7 @@ NO_CREDENTIALS = (
     "SORA_BASE_URL (for a running `prefect-sora emulator`: SORA_BASE_URL=http://127.0.0.1:8000/v1 and any key)."
 )
 
-out = Console(highlight=False)
+out = Console(highlight=False, soft_wrap=True)
 
 _ID = typer.Argument(..., help="The video's id, as the create returned it.")
 _BLOCK = typer.Option(None, "--block", help="Name of a saved SoraCredentials block.")
