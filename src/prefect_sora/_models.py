@@ -130,16 +130,22 @@ class Video(BaseModel):
 
     Attributes:
         id: The job id, for polling, downloading and support: any string the server gives.
+            It is the id the create answered (or the caller asked about), whatever a
+            later answer echoes: the client keeps it, see :attr:`echoed_id`.
         status: ``queued``, ``in_progress``, ``completed``, ``failed``, or another
             word a gateway uses; :attr:`category` says what it means.
         progress: Approximate percent done, clamped to 0-100 (0 when not sent).
         created_at: Unix seconds; ``completed_at`` and ``expires_at`` likewise.
         seconds: The length as the server reports it, or None; never used for a price.
+        echoed_id: The id a status answer named the job by when it differs from ``id``,
+            kept for support only. A LiteLLM proxy re-encodes ids in its status answers,
+            and a request by the re-encoded id is routed to another upstream and fails.
     """
 
     model_config = ConfigDict(extra="allow")
 
     id: str
+    echoed_id: str | None = None
     object: str = "video"
     model: str | None = None
     status: Annotated[str, BeforeValidator(_optional_text)]

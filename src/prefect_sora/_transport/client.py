@@ -242,6 +242,8 @@ class SoraClient(DerivedJobs):
     async def poll_video(self, video_id: str, *, due: float | None = None, deadline: float | None = None) -> Polled:
         """``GET /videos/{id}``, with the server's ``openai-poll-after-ms`` hint.
 
+        The job keeps ``video_id`` as its id whatever id the answer echoes (see :func:`known_as`).
+
         ``due`` is the monotonic time the poll schedule wanted this poll at:
         when the pace holds polls back, the most overdue goes first. ``deadline``
         (monotonic) is the wait's end: no retry of this poll starts after it,
@@ -255,7 +257,7 @@ class SoraClient(DerivedJobs):
             poll_after = float(hint) / 1000 if hint is not None else None
         except ValueError:
             poll_after = None
-        video = self._video(body, response)
+        video = known_as(self._video(body, response), video_id)
         self._pacer.job_seen(video.id, terminal=video.is_terminal)
         return Polled(video, poll_after)
 
@@ -282,9 +284,10 @@ class SoraClient(DerivedJobs):
         """``DELETE /videos/{id}``: remove a completed or failed job and its content."""
         _, body = await self._json("DELETE", f"/videos/{id_segment(video_id)}", video_id=video_id)
         try:
-            return DeletedVideo.model_validate(body)
+            deleted = DeletedVideo.model_validate(body)
         except ValidationError as exc:
             raise UnexpectedResponse("DELETE did not return a deleted object", video_id=video_id) from exc
+        return deleted.model_copy(update={"id": video_id})
 
     @asynccontextmanager
     async def stream_content(self, video_id: str, variant: VideoVariant = "video") -> AsyncIterator[ContentStream]:
@@ -572,6 +575,18 @@ class SoraClient(DerivedJobs):
         if video.model is not None and video.model in self._models:
             video = video.model_copy(update={"model": self._models[video.model]})
         return video
+
+
+def known_as(video: Video, video_id: str) -> Video:
+    """The job read by ``video_id``, named ``video_id``; a different id the answer echoed is kept beside it.
+
+    The id a create answered (or the caller asked about) is the job's identity. A
+    LiteLLM proxy re-encodes the id in its status answers, and a download or remix by
+    the re-encoded id goes to its default upstream and fails; so no later answer renames a job.
+    """
+    if video.id == video_id:
+        return video
+    return video.model_copy(update={"id": video_id, "echoed_id": video.id})
 
 
 def _auth_headers(auth_header: str, api_key: str, extra: Mapping[str, str]) -> dict[str, str]:

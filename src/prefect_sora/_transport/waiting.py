@@ -76,6 +76,7 @@ async def wait_for_video(
             deadline (or the window); carries ``video_id``. Not retried here or above.
     """
     start = clock()
+    # The job's identity for every poll, error and log line, whatever id a poll's answer echoes.
     video_id = video if isinstance(video, str) else video.id
     current = None if isinstance(video, str) else video
     schedule = PollSchedule(
@@ -106,26 +107,26 @@ async def wait_for_video(
                 listener(current)
         category = status_category(current.status)
         if category == "completed":
-            _unknown_since.pop(current.id, None)
+            _unknown_since.pop(video_id, None)
             return current
         grace_left = None
         if category == "unknown":
             grace_left = _check_grace(current, now, unknown_status_grace)
         else:
-            _unknown_since.pop(current.id, None)
+            _unknown_since.pop(video_id, None)
             if category != "pending":
                 raise terminal_error(current)
         delay = schedule.next_delay(now, hint)
         for end, error_type in ((deadline, WaitTimeout), (window_end, JobPending)):
             if end is not None and now >= end:
                 if error_type is WaitTimeout:
-                    _unknown_since.pop(current.id, None)  # waiting again is a new decision
+                    _unknown_since.pop(video_id, None)  # waiting again is a new decision
                 raise error_type(
-                    f"Video {current.id} is still {current.status} at {current.progress:.0f}% "
+                    f"Video {video_id} is still {current.status} at {current.progress:.0f}% "
                     f"after {now - start:.0f}s; resume by waiting on its id",
                     status=current.status,
                     progress=current.progress,
-                    video_id=current.id,
+                    video_id=video_id,
                 )
         if grace_left is not None:
             delay = min(delay, grace_left)
@@ -135,7 +136,7 @@ async def wait_for_video(
             delay = min(delay, max(0.0, window_end - now))
         logger.debug(
             "Video %s %s %.0f%%; next poll in %.2fs",
-            current.id,
+            video_id,
             current.status,
             current.progress,
             delay,

@@ -122,7 +122,10 @@ class EmulatorState:
     def _get(self, video_id: str) -> Job:
         job = self.jobs.get(video_id)
         if job is None:
-            raise misrouted(video_id) if video_id in self._echoes else not_found(video_id)
+            if video_id in self._echoes:
+                self.stats.misrouted += 1
+                raise misrouted(video_id)
+            raise not_found(video_id)
         return job
 
     def _render_echoed(self, job: Job, now: float) -> dict[str, object]:

@@ -6,7 +6,8 @@ or refused with a 4xx does not count there. `requests_total`, `responses_by_stat
 `faults` count every `/v1` request, whatever happened to it; `rate_limited` counts the
 429s by cause (`rpm`: the key's bucket was empty, `running_jobs`: the key had
 `max_running_jobs` jobs running, `fault`: an injected 429). `api_versions_seen` lists the
-``api-version`` query values clients sent (Azure's). The per-key counters
+``api-version`` query values clients sent (Azure's). `misrouted` counts requests by an
+id only a status answer echoed (`echo_id`), which a real gateway sends elsewhere. The per-key counters
 (`requests_by_key`, `peak_requests_per_minute`, `peak_accepted_per_minute`) come from
 `prefect_sora.emulator._limits`. Admin routes (`/_emulator/...`) are never counted.
 """
@@ -29,6 +30,7 @@ class Stats:
     characters: int = 0
     lists: int = 0
     deletes: int = 0
+    misrouted: int = 0
     polls: Counter[str] = field(default_factory=Counter)
     downloads: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     faults: Counter[str] = field(default_factory=Counter)
@@ -51,6 +53,7 @@ class Stats:
             "characters": self.characters,
             "lists": self.lists,
             "deletes": self.deletes,
+            "misrouted": self.misrouted,
             "polls_total": sum(self.polls.values()),
             "polls": dict(self.polls),
             "downloads_total": sum(by_variant.values()),
