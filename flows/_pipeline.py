@@ -30,9 +30,9 @@ from prefect_sora._errors import (
     SubmissionUncertain,
     WaitTimeout,
 )
-from prefect_sora._models import StoredVideo, Video, VideoRequest
+from prefect_sora._models import ImageReference, ImageUpload, StoredVideo, Video, VideoRequest
 from prefect_sora._pricing import CostEstimate
-from prefect_sora._transport.client import ImageReference, ImageUpload, SoraClient
+from prefect_sora._transport.client import SoraClient
 from prefect_sora._transport.reconcile import find_matching_job
 from prefect_sora.flows._gate import SubmitGate
 from prefect_sora.flows._results import ItemStatus, VideoResult

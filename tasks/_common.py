@@ -13,7 +13,7 @@ from prefect.logging import get_run_logger
 
 from prefect_sora._errors import InvalidParameter
 from prefect_sora._images import CONTENT_TYPES, image_info
-from prefect_sora._transport.client import ImageReference, ImageUpload
+from prefect_sora._models import ImageReference, ImageUpload
 from prefect_sora._validation import check_image_reference
 
 InputReference = bytes | str | Path | ImageReference | ImageUpload

@@ -5,7 +5,6 @@ from __future__ import annotations
 from prefect.cache_policies import NO_CACHE
 
 from prefect_sora._models import Video
-from prefect_sora._transport.client import ImageReference
 from prefect_sora._validation import check_prompt, check_video_id, validate_request
 from prefect_sora.blocks._credentials import SoraCredentials
 from prefect_sora.tasks._common import InputReference, load_input_reference, run_logger
@@ -134,4 +133,4 @@ async def submit_remix(
     return remix
 
 
-__all__ = ["ImageReference", "submit_remix", "submit_video"]
+__all__ = ["submit_remix", "submit_video"]

@@ -22,13 +22,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image, ImageChops
 
+from prefect_sora._images import ImageInfo, image_info
 from prefect_sora.emulator import _media as media
 from prefect_sora.emulator._media import (
-    ImageInfo,
     _h264,
     _images,
     _scene,
-    image_info,
     parse_size,
     pillow_available,
     render_mp4,
@@ -328,8 +327,6 @@ def test_image_info_refuses_other_and_broken_data() -> None:
 
 def test_public_api_is_what_the_emulator_imports() -> None:
     assert set(media.__all__) >= {
-        "ImageInfo",
-        "image_info",
         "parse_size",
         "pillow_available",
         "render_mp4",

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from prefect_sora import ImageReference
 from prefect_sora._errors import AuthenticationFailed, InvalidParameter, UnexpectedResponse
-from prefect_sora._transport.client import ImageReference
 from prefect_sora.blocks import SoraCredentials
 from prefect_sora.emulator import Emulator
 from prefect_sora.tasks import await_video, submit_remix, submit_video
@@ -158,7 +158,7 @@ def test_a_create_lost_before_the_service_saw_it_is_resent_once_and_makes_one_jo
 
 
 def test_a_remix_starts_from_a_completed_video(credentials: SoraCredentials, sora_emulator: Emulator) -> None:
-    source = await_video(credentials, submit_video(credentials, "a red kite [emulator:seconds=0]"))
+    source = await_video(credentials, submit_video(credentials, "a red kite"))
 
     remix = submit_remix(credentials, source, "make the kite blue")
 

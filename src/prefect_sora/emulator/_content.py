@@ -18,6 +18,7 @@ from types import ModuleType
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
+from prefect_sora._images import image_info as _image_info
 from prefect_sora.emulator._state import ContentTarget
 
 _CHUNK_BYTES = 1 << 20
@@ -38,7 +39,7 @@ def _media() -> ModuleType:
 
 def image_info(data: bytes) -> tuple[str, int, int] | None:
     """(format, width, height) of an image, None if `data` is not a recognised image."""
-    info = _media().image_info(data)
+    info = _image_info(data)  # a header sniff: no media code, no Pillow
     if info is None:
         return None
     return str(info.format), int(info.width), int(info.height)

@@ -8,7 +8,7 @@ MP4 (`_mp4`) showing a moving test card (`_scene`). Pillow is used for WebP and
 JPEG when installed and never imported until an image is asked for.
 
 Example:
-    >>> from prefect_sora.emulator._media import image_info, parse_size, render_mp4
+    >>> from prefect_sora.emulator._media import parse_size, render_mp4
     >>> width, height = parse_size("1280x720")
     >>> mp4 = render_mp4(width, height, 4, seed=7)
     >>> mp4[4:8]
@@ -19,17 +19,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from prefect_sora._images import ImageFormat, ImageInfo, image_info
-
 from ._h264 import encode
 from ._images import DEFAULT_FPS, pillow_available, render_spritesheet, render_thumbnail
 from ._mp4 import frame_timing, mux
 from ._scene import Scene
 
 __all__ = [
-    "ImageFormat",
-    "ImageInfo",
-    "image_info",
     "parse_size",
     "pillow_available",
     "render_mp4",
