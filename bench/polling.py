@@ -133,6 +133,8 @@ def run_once(
     from contextlib import ExitStack
 
     with ExitStack() as stack:
+        # No openai-poll-after-ms (the emulator's default derives one): as most gateways, and the SDK's 1 s loop.
+        config = {"poll_after_ms": 0, **config}
         roots = {side: stack.enter_context(_common.emulator(seed=seed, **config)).url for side in sides}
         children = {}
         for side in sides:

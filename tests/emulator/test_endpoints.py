@@ -8,7 +8,7 @@ import time
 import av
 import httpx
 import pytest
-from emulator_helpers import AUTH, assert_error, create, wait_status
+from emulator_helpers import AUTH, ManualClock, assert_error, create, wait_status
 from PIL import Image
 
 from prefect_sora.emulator import Emulator
@@ -210,18 +210,38 @@ def test_admin_expire_makes_content_gone_at_once(sora_emulator: Emulator, api: h
 # -- poll hints ---------------------------------------------------------------------------------
 
 
-def test_poll_after_header_only_on_unfinished_jobs(api: httpx.Client) -> None:
-    video = create(api)
-    assert api.get(f"/videos/{video['id']}").headers["openai-poll-after-ms"] == "20"
-    wait_status(api, video["id"], "completed")
-    assert "openai-poll-after-ms" not in api.get(f"/videos/{video['id']}").headers
+def hint(response: httpx.Response) -> str | None:
+    return response.headers.get("openai-poll-after-ms")
 
 
-def test_no_poll_after_header_unless_configured() -> None:
-    with Emulator(job_seconds=5) as emu, httpx.Client(base_url=emu.base_url, headers=AUTH) as api:
-        response = api.get(f"/videos/{create(api)['id']}")
-        assert response.json()["status"] in ("queued", "in_progress")
-        assert "openai-poll-after-ms" not in response.headers
+def test_the_poll_hint_says_when_the_job_is_due_capped_and_goes_once_it_has_ended() -> None:
+    clock = ManualClock(1_800_000_000.0)
+    with Emulator(job_seconds=10) as emu, httpx.Client(base_url=emu.base_url, headers=AUTH) as api:
+        emu.state.clock = clock
+        created = api.post("/videos", json={"model": "sora-2", "prompt": "a fox"})
+        assert hint(created) == "2000", "10 s away: asked back within 2 s, so progress keeps showing"
+        clock.advance(9.5)
+        assert hint(api.get(f"/videos/{created.json()['id']}")) == "510", "the 0.5 s left, and 10 ms past the end"
+        clock.advance(0.5)
+        done = api.get(f"/videos/{created.json()['id']}")
+        assert done.json()["status"] == "completed" and hint(done) is None
+        stuck = api.post("/videos", json={"model": "sora-2", "prompt": "[emulator:stuck]"})
+        clock.advance(3600)
+        assert hint(api.get(f"/videos/{stuck.json()['id']}")) == "2000"
+        at_once = api.post("/videos", json={"model": "sora-2", "prompt": "[emulator:seconds=0]"})
+        assert at_once.json()["status"] == "completed" and hint(at_once) is None
+
+
+@pytest.mark.parametrize(("configured", "sent"), [(50, "50"), (0, None)], ids=["fixed", "zero-sends-none"])
+def test_a_configured_poll_hint_is_sent_as_is(configured: int, sent: str | None) -> None:
+    with (
+        Emulator(job_seconds=5, poll_after_ms=configured) as emu,
+        httpx.Client(base_url=emu.base_url, headers=AUTH) as api,
+    ):
+        created = api.post("/videos", json={"model": "sora-2", "prompt": "a fox"})
+        polled = api.get(f"/videos/{created.json()['id']}")
+        assert polled.json()["status"] in ("queued", "in_progress")
+        assert (hint(created), hint(polled)) == (sent, sent)
 
 
 # -- prompt directives ------------------------------------------------------------------------------

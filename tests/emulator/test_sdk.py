@@ -20,7 +20,12 @@ def sdk(emu: Emulator, *, api_key: str = "sk-test", max_retries: int = 0) -> ope
     return openai.OpenAI(base_url=emu.base_url, api_key=api_key, max_retries=max_retries)
 
 
-def test_create_is_multipart_and_create_and_poll_follows_the_poll_hint(sora_emulator: Emulator) -> None:
+def test_create_is_multipart_and_create_and_poll_follows_the_poll_hint() -> None:
+    with Emulator(job_seconds=0.2, poll_after_ms=20) as sora_emulator:
+        _create_and_poll_follows_a_20_ms_hint(sora_emulator)
+
+
+def _create_and_poll_follows_a_20_ms_hint(sora_emulator: Emulator) -> None:
     client = sdk(sora_emulator)
     created = client.videos.create(model="sora-2", prompt="a red fox", seconds="8", size="1280x720")
     assert (created.status, created.seconds, created.size) == ("queued", "8", "1280x720")

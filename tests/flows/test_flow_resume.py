@@ -191,8 +191,8 @@ def test_a_cancelled_job_is_reported_cancelled_and_never_resubmitted_by_the_poli
     sora_emulator: Emulator, credentials: SoraCredentials, out: str
 ) -> None:
     requests = [
-        VideoRequest(prompt="A kite [emulator:seconds=0.2]"),
-        VideoRequest(prompt="A lantern [emulator:end=cancelled] [emulator:seconds=0.2]"),
+        VideoRequest(prompt="A kite"),
+        VideoRequest(prompt="A lantern [emulator:end=cancelled]"),
     ]
 
     def run() -> list[tuple[str, str | None]]:

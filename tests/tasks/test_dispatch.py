@@ -19,13 +19,11 @@ from prefect_sora.blocks import SoraCredentials
 from prefect_sora.emulator import Emulator
 from prefect_sora.tasks import await_video, estimate_cost, submit_video
 
-FAST = "[emulator:seconds=0]"
-
 
 def test_an_async_flow_awaits_the_tasks(credentials: SoraCredentials) -> None:
     @flow
     async def generate() -> tuple[Video, CostEstimate]:
-        video = await submit_video(credentials, f"a heron {FAST}")
+        video = await submit_video(credentials, "a heron")
         return await await_video(credentials, video), estimate_cost(seconds=8)
 
     video, cost = asyncio.run(generate())
@@ -39,7 +37,7 @@ def test_a_sync_flow_gets_values_not_coroutines(credentials: SoraCredentials) ->
 
     @flow
     def generate() -> Video:
-        video = submit_video(credentials, f"a heron {FAST}")
+        video = submit_video(credentials, "a heron")
         completed = await_video(credentials, video)
         seen.extend([video, completed])
         return completed
@@ -54,17 +52,17 @@ def test_a_sync_flow_gets_values_not_coroutines(credentials: SoraCredentials) ->
 def test_a_sync_flow_can_ask_for_the_state(credentials: SoraCredentials) -> None:
     @flow
     def generate() -> tuple[bool, str]:
-        state = submit_video(credentials, f"a heron {FAST}", return_state=True)
+        state = submit_video(credentials, "a heron", return_state=True)
         return isinstance(state, State) and state.is_completed(), state.result().status
 
     is_completed_state, status = generate()
 
     assert is_completed_state
-    assert status == "completed"
+    assert status == "queued"  # the create's answer: the job has just been accepted
 
 
 def test_submit_and_map_in_a_sync_flow(credentials: SoraCredentials, sora_emulator: Emulator) -> None:
-    prompts = [f"a heron {FAST}", f"a crane {FAST}", f"an egret {FAST}"]
+    prompts = ["a heron", "a crane", "an egret"]
 
     @flow
     def generate() -> list[Video]:
@@ -119,11 +117,11 @@ def test_without_prefects_private_check_the_tasks_still_give_sync_flows_values(
 
         @flow
         def sync_flow() -> Video:
-            return await_video(credentials, submit_video(credentials, f"a heron {FAST}"))
+            return await_video(credentials, submit_video(credentials, "a heron"))
 
         @flow
         async def async_flow() -> Video:
-            return await await_video(credentials, await submit_video(credentials, f"a crane {FAST}"))
+            return await await_video(credentials, await submit_video(credentials, "a crane"))
 
         assert sync_flow().status == "completed"
         assert asyncio.run(async_flow()).status == "completed"

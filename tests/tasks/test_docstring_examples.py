@@ -110,7 +110,7 @@ def test_the_task_example_runs_and_returns_what_it_says(
 def test_the_block_example_loads_a_saved_block_and_runs(sora_emulator: Emulator, api_key: str) -> None:
     SoraCredentials(api_key=api_key, base_url=sora_emulator.base_url).save("docs-example", overwrite=True)
 
-    result = run_example(SoraCredentials, block_name="docs-example", prompt="A lighthouse [emulator:seconds=0]")
+    result = run_example(SoraCredentials, block_name="docs-example", prompt="A lighthouse")
 
     assert result == "completed"
     assert sora_emulator.stats()["creates"] == 1

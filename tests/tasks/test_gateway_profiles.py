@@ -36,7 +36,7 @@ SETTINGS: dict[str, dict[str, Any]] = {
 @pytest.fixture(params=list(SETTINGS))
 def gateway(request: pytest.FixtureRequest) -> Iterator[tuple[Emulator, SoraCredentials]]:
     profile = request.param
-    with Emulator(profile=profile, job_seconds=0.3, poll_after_ms=20) as emulator:
+    with Emulator(profile=profile, job_seconds=0.3) as emulator:
         credentials = SoraCredentials(api_key=KEY, base_url=emulator.base_url, **SETTINGS[profile])
         yield emulator, credentials
 
@@ -71,9 +71,9 @@ def test_a_small_batch_stores_every_video(gateway: tuple[Emulator, SoraCredentia
 
 def test_a_batch_reports_each_terminal_status_with_its_id(tmp_path: Path) -> None:
     ends = ["cancelled", "expired", "rejected", "error", "failed"]
-    requests = [VideoRequest(prompt="Fine [emulator:seconds=0.3]")]
-    requests += [VideoRequest(prompt=f"Ends {end} [emulator:end={end}] [emulator:seconds=0.3]") for end in ends]
-    with Emulator(job_seconds=0.3, poll_after_ms=20) as emulator:
+    requests = [VideoRequest(prompt="Fine")]
+    requests += [VideoRequest(prompt=f"Ends {end} [emulator:end={end}]") for end in ends]
+    with Emulator(job_seconds=0.3) as emulator:
         credentials = SoraCredentials(api_key=KEY, base_url=emulator.base_url)
         started = time.monotonic()
         with pytest.raises(BatchIncomplete) as raised:
@@ -92,15 +92,15 @@ def test_a_batch_reports_each_terminal_status_with_its_id(tmp_path: Path) -> Non
 
 
 def test_await_video_ends_a_cancelled_job_at_once_and_a_single_video_flow_says_so(tmp_path: Path) -> None:
-    with Emulator(job_seconds=0.3, poll_after_ms=20) as emulator:
+    with Emulator(job_seconds=0.3) as emulator:
         credentials = SoraCredentials(api_key=KEY, base_url=emulator.base_url)
-        job = submit_video(credentials, "A lantern [emulator:end=canceled] [emulator:seconds=0.2]")
+        job = submit_video(credentials, "A lantern [emulator:end=canceled]")
         with pytest.raises(JobCancelled) as cancelled:
             await_video(credentials, job, timeout_seconds=3600, progress_artifact=False)
         with pytest.raises(VideoNotStored) as not_stored:
             asyncio.run(
                 text_to_video(
-                    "A lantern [emulator:end=canceled] [emulator:seconds=0.2]",
+                    "A lantern [emulator:end=canceled]",
                     out=f"{tmp_path}/videos/",
                     credentials=credentials,
                 )

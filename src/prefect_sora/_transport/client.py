@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from prefect_sora._errors import RateLimited, SoraError, SubmissionUncertain, UnexpectedResponse
 from prefect_sora._models import DeletedVideo, ImageReference, ImageUpload, Video, VideoList, VideoRequest, VideoVariant
 from prefect_sora._pacing.pacer import Priority, pacer_for
+from prefect_sora._transport import hints
 from prefect_sora._transport.derived import DerivedJobs
 from prefect_sora._transport.http import (
     BODY_ARGUMENTS,
@@ -331,6 +332,7 @@ class SoraClient(DerivedJobs):
                 video = outcome
             else:
                 video = self._video(await read_json(outcome, video_id=None, redact=self._redact), outcome)
+                hints.remember(video.id, outcome)  # for the wait that follows, in another task or client
             self._issued.add(video.id)
             if not video.is_terminal:
                 self._pacer.job_started(video.id)

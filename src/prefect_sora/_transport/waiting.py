@@ -22,6 +22,7 @@ from contextvars import ContextVar
 
 from prefect_sora._errors import ContentExpired, JobCancelled, JobFailed, JobPending, UnknownStatus, WaitTimeout
 from prefect_sora._models import Video
+from prefect_sora._transport import hints
 from prefect_sora._transport.client import SoraClient
 from prefect_sora._transport.polling import PollSchedule, expected_duration
 from prefect_sora._transport.statuses import status_category
@@ -86,7 +87,8 @@ async def wait_for_video(
     deadline = start + timeout if timeout is not None else None
     window_end = start + window if window is not None else None
     seen: tuple[str, float] | None = None
-    hint: float | None = None
+    # A job handed in fresh from its create is first polled when the create's answer said.
+    hint: float | None = None if current is None else hints.take(video_id)
     due: float | None = None  # when the schedule wanted this poll; the pacer serves the most overdue first
     if unknown_status_grace is None:
         unknown_status_grace = getattr(client, "unknown_status_grace", DEFAULT_UNKNOWN_STATUS_GRACE)

@@ -31,7 +31,9 @@ def emulator(
     ),
     seed: int = typer.Option(0, help="Seed for job plans and request faults."),
     api_key: str | None = typer.Option(None, help="Accept only this bearer token (default: any non-empty one)."),
-    poll_after_ms: int | None = typer.Option(None, help="Send openai-poll-after-ms on unfinished polls."),
+    poll_after_ms: int | None = typer.Option(
+        None, help="openai-poll-after-ms on unfinished jobs (default: until the job's planned end; 0: none)."
+    ),
     content_ttl_seconds: float | None = typer.Option(
         None, help="Content expires this long after completion (default: 3600; azure profile 86400)."
     ),

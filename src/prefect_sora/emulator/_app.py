@@ -10,8 +10,8 @@ Statuses beyond the contract (documented here because the reference is silent on
 409 `video_not_ready` for content, remix, extension or edit of a job still queued or in
 progress, 409 `video_failed` for those of a failed job, 409 `video_in_progress` for
 deleting an unfinished job, 410 `video_expired` for content past `expires_at`, 404
-`character_not_found`. Non-terminal polls carry `openai-poll-after-ms` when the config sets
-`poll_after_ms`.
+`character_not_found`. Creates and polls of an unfinished job carry `openai-poll-after-ms`
+(see `prefect_sora.emulator._poll_after`).
 """
 
 from __future__ import annotations
@@ -75,6 +75,10 @@ def _fastapi_app(state: EmulatorState) -> FastAPI:
         )
         return str(request.scope.get(KEY_LABEL, "anonymous"))
 
+    def created(view: dict[str, object]) -> Response:
+        """A create's answer: the new job, and when to poll it first."""
+        return json_response(view, headers=_poll_after_header(state.poll_after_ms(str(view["id"]))))
+
     async def body(request: Request) -> dict[str, object]:
         return parse_body(request.headers.get("content-type"), await request.body())
 
@@ -82,7 +86,7 @@ def _fastapi_app(state: EmulatorState) -> FastAPI:
     async def create_video(request: Request) -> Response:
         label = authorized(request)
         create = validate_create(await body(request), inspect_image=image_info, rules=state.rules)
-        return json_response(state.create(create, key_label=label))
+        return created(state.create(create, key_label=label))
 
     @app.get("/v1/videos")
     async def list_videos(request: Request) -> Response:
@@ -103,7 +107,7 @@ def _fastapi_app(state: EmulatorState) -> FastAPI:
             # An extension's Video object reports the stitched total, as the schema says.
             seconds = str(int(seconds) + int(derived.seconds))
         job = CreateRequest(model, derived.prompt, seconds, size, quality)
-        return json_response(state.create(job, key_label=label, kind=kind, source=source))
+        return created(state.create(job, key_label=label, kind=kind, source=source))
 
     @app.post("/v1/videos/extensions")
     async def extend_video(request: Request) -> Response:
@@ -129,10 +133,8 @@ def _fastapi_app(state: EmulatorState) -> FastAPI:
     @app.get("/v1/videos/{video_id}")
     async def retrieve_video(request: Request, video_id: str) -> Response:
         authorized(request)
-        view, pending = state.poll(path_param(video_id))
-        poll_after = state.config.poll_after_ms
-        headers = {"openai-poll-after-ms": str(poll_after)} if pending and poll_after else None
-        return json_response(view, headers=headers)
+        view, poll_after = state.poll(path_param(video_id))
+        return json_response(view, headers=_poll_after_header(poll_after))
 
     @app.delete("/v1/videos/{video_id}")
     async def delete_video(request: Request, video_id: str) -> Response:
@@ -151,10 +153,14 @@ def _fastapi_app(state: EmulatorState) -> FastAPI:
         source = state.source(path_param(video_id))
         prompt = validate_remix(await body(request))
         remix = CreateRequest(source.model, prompt, source.seconds, source.size, source.quality)
-        return json_response(state.create(remix, key_label=label, kind="remix", source=source))
+        return created(state.create(remix, key_label=label, kind="remix", source=source))
 
     app.include_router(admin_router(state))
     return app
+
+
+def _poll_after_header(poll_after_ms: int | None) -> dict[str, str] | None:
+    return None if poll_after_ms is None else {"openai-poll-after-ms": str(poll_after_ms)}
 
 
 def create_app(state: EmulatorState) -> ASGIApp:

@@ -130,6 +130,8 @@ class EmulatorConfig(BaseModel):
     fault_endpoints: list[Endpoint] = Field(default_factory=lambda: list(ALL_ENDPOINTS))
 
     content_ttl_seconds: float = Field(default=BASE_DEFAULTS["content_ttl_seconds"], ge=0.0)
+    # `openai-poll-after-ms` on unfinished jobs: None derives it from the job's planned end,
+    # 0 sends none (as most gateways), N sends N (see prefect_sora.emulator._poll_after).
     poll_after_ms: int | None = Field(default=None, ge=0)
     api_key: SecretStr | None = None
     synthetic_content_bytes: int | None = Field(default=None, ge=0)

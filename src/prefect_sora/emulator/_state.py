@@ -21,8 +21,9 @@ from prefect_sora.emulator._echo import echoed_video_id, misrouted
 from prefect_sora.emulator._errors import APIError, invalid, not_found
 from prefect_sora.emulator._faults import FaultPlanner
 from prefect_sora.emulator._ids import new_video_id
-from prefect_sora.emulator._jobs import PENDING, Clock, Job, Kind, Slots, plan_job
+from prefect_sora.emulator._jobs import Clock, Job, Kind, Slots, plan_job
 from prefect_sora.emulator._limits import Admission, Limits
+from prefect_sora.emulator._poll_after import poll_after_ms
 from prefect_sora.emulator._profiles import PROFILES, Profile
 from prefect_sora.emulator._queries import page_of
 from prefect_sora.emulator._rules import check_running, expired, require_completed, require_finished
@@ -191,13 +192,18 @@ class EmulatorState:
             require_completed(job, self.clock.now())
             return job
 
-    def poll(self, video_id: str) -> tuple[dict[str, object], bool]:
-        """The Video object now, and whether it is still queued or in progress."""
+    def poll(self, video_id: str) -> tuple[dict[str, object], int | None]:
+        """The Video object now, and its ``openai-poll-after-ms`` (None once it has ended)."""
         with self.lock:
             job = self._get(video_id)
             self.stats.polls[video_id] += 1
             now = self.clock.now()
-            return self._render_echoed(job, now), job.status_at(now)[0] in PENDING
+            return self._render_echoed(job, now), poll_after_ms(job, now, self.config.poll_after_ms)
+
+    def poll_after_ms(self, video_id: str) -> int | None:
+        """The ``openai-poll-after-ms`` an answer about this job carries now (a create's, say)."""
+        with self.lock:
+            return poll_after_ms(self._get(video_id), self.clock.now(), self.config.poll_after_ms)
 
     def list(self, *, limit: int, order: str, after: str | None) -> dict[str, object]:
         """One page of the list envelope, newest first unless `order="asc"`."""

@@ -12,8 +12,9 @@ then take the ``sora_emulator`` fixture::
         assert video.status == "completed"
         assert sora_emulator.stats()["creates"] == 1
 
-Jobs complete in 0.2 s and polls are told to come back after 20 ms, so a whole
-create-poll-download round trip takes well under a second. Override the
+Jobs complete in 0.2 s, and every answer about an unfinished job says when it is due
+(``openai-poll-after-ms``), so a whole create-poll-download round trip takes well under
+a second. Override the
 ``sora_emulator_config`` fixture to change that (or any other setting) for a module.
 """
 
@@ -27,13 +28,12 @@ from prefect_sora.emulator._config import EmulatorConfig
 from prefect_sora.emulator._server import Emulator
 
 FAST_JOB_SECONDS = 0.2
-FAST_POLL_AFTER_MS = 20
 
 
 @pytest.fixture
 def sora_emulator_config() -> EmulatorConfig:
-    """The config each `sora_emulator` starts with: fast jobs, fast polls, no faults."""
-    return EmulatorConfig(job_seconds=FAST_JOB_SECONDS, poll_after_ms=FAST_POLL_AFTER_MS)
+    """The config each `sora_emulator` starts with: fast jobs, polls hinted to their end, no faults."""
+    return EmulatorConfig(job_seconds=FAST_JOB_SECONDS)
 
 
 @pytest.fixture
