@@ -128,13 +128,14 @@ async def await_video(
 
     async with credentials.get_client() as client:
         # Hand on the window only if it ends before the deadline, so that the
-        # last attempt raises WaitTimeout rather than JobPending.
+        # last attempt raises WaitTimeout rather than JobPending. The deadline goes
+        # to every attempt: it also bounds the client's retries of each poll.
         last_attempt = remaining is not None and remaining <= poll_window_seconds
         completed = await wait_for_video(
             client,
             # A retry starts from a fresh poll: the job passed in is as old as the first attempt.
             video_id if retrying else video,
-            timeout=remaining if last_attempt else None,
+            timeout=remaining,
             window=None if last_attempt else window,
             on_change=on_change,
         )

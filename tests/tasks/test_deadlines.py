@@ -161,7 +161,7 @@ def test_fetch_video_with_the_upstream_down_ends_within_the_clients_budget_and_i
 
     @flow
     def fetch() -> Any:
-        return (fetch_video(credentials, video_id, f"{tmp_path}/", return_state=True),)
+        return (fetch_video(credentials, video=video_id, destination=f"{tmp_path}/", return_state=True),)
 
     started = time.monotonic()
     (state,) = fetch()

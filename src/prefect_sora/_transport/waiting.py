@@ -74,7 +74,7 @@ async def wait_for_video(
         WaitTimeout: ``timeout`` passed first; the job may still finish, resume with its id.
         JobPending: ``window`` passed first.
         TransientError: a poll still failed after the client's retries, which end by the
-            deadline (or the window); carries ``video_id``. Not retried here or above.
+            deadline; carries ``video_id``. Not retried here or above.
     """
     start = clock()
     # The job's identity for every poll, error and log line, whatever id a poll's answer echoes.
@@ -95,7 +95,7 @@ async def wait_for_video(
     while True:
         if current is None:
             # The poll's retries end with the wait: the deadline is handed down to the client.
-            polled = await client.poll_video(video_id, due=due, deadline=_client_deadline(deadline, window_end, clock))
+            polled = await client.poll_video(video_id, due=due, deadline=_client_deadline(deadline, clock))
             current, hint = polled.video, polled.poll_after
             if not schedule.observations:
                 _resume(schedule, current, clock())
@@ -192,10 +192,13 @@ def _check_grace(video: Video, now: float, grace: float) -> float:
     return first + grace - now
 
 
-def _client_deadline(deadline: float | None, window_end: float | None, clock: Callable[[], float]) -> float | None:
-    """The wait's nearest end on the client's clock (``time.monotonic``), or None."""
-    ends = [end for end in (deadline, window_end) if end is not None]
-    return time.monotonic() + (min(ends) - clock()) if ends else None
+def _client_deadline(deadline: float | None, clock: Callable[[], float]) -> float | None:
+    """The wait's deadline on the client's clock (``time.monotonic``), or None.
+
+    Not the window's end: a window only hands the wait on to the next attempt,
+    so a poll's retries may carry past it, never past the deadline.
+    """
+    return None if deadline is None else time.monotonic() + (deadline - clock())
 
 
 def _resume(schedule: PollSchedule, video: Video, now: float) -> None:
