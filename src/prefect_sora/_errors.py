@@ -22,6 +22,7 @@ Classes are grouped by what the caller does next::
     │   └── JobCancelled .......... the job was cancelled (not billed); resubmit if still wanted
     ├── WaitTimeout ............... the wait's deadline passed; resume with video_id
     ├── ContentExpired ............ the download window is over (also a job whose status is `expired`)
+    ├── VideoDefective ............ stored, but not the video paid for; kept as evidence for a refund claim
     ├── VideoNotStored ............ a flow's video did not end stored; carries its result
     └── BatchIncomplete ........... some videos of a batch did not end stored; carries the BatchResult
 
@@ -214,6 +215,19 @@ class ContentExpired(SoraError):
     """The video's download window is over; the content cannot be fetched any more."""
 
 
+class VideoDefective(SoraError):
+    """The stored video is not the one paid for (duration, size, no video track, samples past its end).
+
+    The file is kept at ``result.url`` (it was paid for); ``problems`` names, for
+    each check that failed, what was expected and what was found.
+    """
+
+    def __init__(self, message: str, *, result: Any = None, problems: list[str] | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.result = result
+        self.problems = list(problems or [])
+
+
 class VideoNotStored(SoraError):
     """A single-video flow's video did not end stored; ``result`` keeps its id, status and cost.
 
@@ -254,6 +268,7 @@ __all__ = [
     "TransportError",
     "UnexpectedResponse",
     "UnknownStatus",
+    "VideoDefective",
     "VideoNotFound",
     "VideoNotStored",
     "WaitTimeout",

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from prefect_sora._durable.storage import file_name, resolve_destination, stored, write_atomic
+from prefect_sora._durable.verify import Expected, check_stored
 from prefect_sora._errors import InvalidContent, TransportError
 from prefect_sora._models import StoredVideo, VideoVariant
 from prefect_sora._transport.client import ContentStream, SoraClient
@@ -35,12 +36,16 @@ async def download(
     *,
     variant: VideoVariant = "video",
     storage_options: Mapping[str, Any] | None = None,
+    expect: Expected | None = None,
 ) -> StoredVideo:
     """Stream one variant of a video to ``destination`` (a folder or a file URL).
+
+    With ``expect`` (what was paid for), a stored video is then read back and verified against it.
 
     Raises:
         InvalidContent: wrong type, wrong length or wrong leading bytes; nothing stored.
         TransportError: the body was cut short; nothing stored.
+        VideoDefective: stored, but not the video paid for; the file is kept.
         ContentExpired, ContentNotReady, VideoNotFound: as the service answers.
     """
     check_video_id(video_id)
@@ -62,9 +67,12 @@ async def download(
         except InvalidContent as exc:
             exc.video_id, exc.request_id = video_id, content.request_id
             raise
-    return stored(
+    result = stored(
         fs, path, video_id=video_id, variant=variant, bytes=size, sha256=sha256, content_type=content.content_type
     )
+    if expect is not None and variant == "video":
+        await check_stored(result, expect, storage_options)
+    return result
 
 
 async def _body(content: ContentStream) -> AsyncIterator[bytes]:

@@ -8,6 +8,10 @@ so it runs on a worker thread and never stalls the polls sharing the event loop.
 For download benchmarks, `synthetic_content_bytes` (or the `[emulator:content_bytes=N]`
 directive) serves the video variant as N bytes streamed from one repeated chunk, in
 constant memory whatever N is (1 GiB included), with the full Content-Length announced.
+It opens with a real `moov` of the job's size and length whose samples are the filler,
+so a client that verifies what it stored accepts it (nothing in it decodes).
+
+`[emulator:defect=KIND]` serves a video that is not the one paid for (see `_directives`).
 """
 
 from __future__ import annotations
@@ -45,8 +49,8 @@ def image_info(data: bytes) -> tuple[str, int, int] | None:
     return str(info.format), int(info.width), int(info.height)
 
 
-async def _repeat(total: int) -> AsyncIterator[bytes]:
-    chunk = _FIRST_CHUNK
+async def _repeat(total: int, first: bytes = _FIRST_CHUNK) -> AsyncIterator[bytes]:
+    chunk = first + _CHUNK[len(first) :] if len(first) < _CHUNK_BYTES else first
     left = total
     while left > 0:
         step = min(left, _CHUNK_BYTES)
@@ -55,10 +59,19 @@ async def _repeat(total: int) -> AsyncIterator[bytes]:
         left -= step
 
 
-def synthetic_response(total: int) -> Response:
-    """`total` bytes of stand-in video, streamed, with the Content-Length announced."""
+def synthetic_response(total: int, target: ContentTarget | None = None) -> Response:
+    """`total` bytes of stand-in video, streamed, with the Content-Length announced.
+
+    With the job's `target`, the bytes open with boxes that make them an MP4 of its size
+    and length (when `total` is large enough to hold them).
+    """
+    first = _FIRST_CHUNK
+    if target is not None:
+        media = _media()
+        width, height = media.parse_size(target.size)
+        first = media.synthetic_head(total, width, height, float(target.seconds)) or first
     return StreamingResponse(
-        _repeat(total),
+        _repeat(total, first),
         media_type="video/mp4",
         headers={"content-length": str(total)},
     )
@@ -67,9 +80,14 @@ def synthetic_response(total: int) -> Response:
 async def content_response(target: ContentTarget) -> Response:
     """The response body for one download of `target`."""
     if target.synthetic_bytes is not None:
-        return synthetic_response(target.synthetic_bytes)
+        return synthetic_response(target.synthetic_bytes, target)
     media = _media()
     width, height = media.parse_size(target.size)
+    if target.defect is not None:
+        spoiled: bytes = await run_in_threadpool(
+            media.render_defective, width, height, float(target.seconds), target.defect, seed=target.media_seed
+        )
+        return Response(content=spoiled, media_type="video/mp4")
     if target.variant == "video":
         body: bytes = await run_in_threadpool(
             media.render_mp4, width, height, float(target.seconds), seed=target.media_seed

@@ -20,6 +20,11 @@ job's fate, whatever the global config says:
                                  ones carry an ``error``; only ``completed`` has content
 ``[emulator:pending_status=S]``  while running the job reports S (e.g. ``processing``)
                                  instead of ``in_progress``
+``[emulator:defect=KIND]``       the job completes and bills as usual, but its MP4 is not
+                                 the video paid for: ``short`` (2 s long), ``small``
+                                 (640x360), ``no_video`` (no video track) or
+                                 ``truncated_mdat`` (cut off mid-media, its samples past
+                                 the end, with a Content-Length that matches)
 ===============================  ==========================================================
 
 Directives stay in the prompt the API echoes back. An unknown or malformed directive is a
@@ -34,6 +39,8 @@ from dataclasses import dataclass
 
 _DIRECTIVE = re.compile(r"\[emulator:([^\]=]*)(?:=([^\]]*))?\]", re.IGNORECASE)
 _CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+#: The ways ``[emulator:defect=KIND]`` spoils a video (see ``_media.render_defective``).
+DEFECTS = ("short", "small", "no_video", "truncated_mdat")
 
 
 class DirectiveError(ValueError):
@@ -53,6 +60,7 @@ class Directives:
     fail_at_create: bool = False
     end: str | None = None
     pending_status: str | None = None
+    defect: str | None = None
 
     @property
     def fails(self) -> bool:
@@ -92,6 +100,7 @@ def parse_directives(prompt: str) -> Directives:
     fail_at_create = False
     end: str | None = None
     pending_status: str | None = None
+    defect: str | None = None
     for match in _DIRECTIVE.finditer(prompt):
         name, value = match.group(1).strip().lower(), match.group(2)
         value = value.strip() if value is not None else None
@@ -105,6 +114,10 @@ def parse_directives(prompt: str) -> Directives:
             end = _word(name, value)
         elif name == "pending_status":
             pending_status = _word(name, value)
+        elif name == "defect":
+            if value not in DEFECTS:
+                raise DirectiveError(f"[emulator:defect=...] needs one of {', '.join(DEFECTS)}, got {value!r}")
+            defect = value
         elif name == "stuck" and value is None:
             stuck = True
         elif name == "seconds":
@@ -121,6 +134,8 @@ def parse_directives(prompt: str) -> Directives:
     fates = [stuck, fail is not None or fail_default, end is not None]
     if sum(fates) > 1:
         raise DirectiveError("[emulator:stuck], [emulator:fail...] and [emulator:end=...] exclude each other")
+    if defect is not None and content_bytes is not None:
+        raise DirectiveError("[emulator:defect=...] and [emulator:content_bytes=...] exclude each other")
     return Directives(
         fail=fail,
         fail_default=fail_default,
@@ -131,4 +146,5 @@ def parse_directives(prompt: str) -> Directives:
         fail_at_create=fail_at_create,
         end=end,
         pending_status=pending_status,
+        defect=defect,
     )

@@ -90,6 +90,7 @@ class JobPlan:
     ttl_seconds: float
     content_bytes: int | None
     media_seed: int
+    defect: str | None = None  # [emulator:defect=KIND]: the video served is not the one paid for
 
 
 def plan_job(config: EmulatorConfig, *, seq: int, now: float, directives: Directives) -> JobPlan:
@@ -130,7 +131,7 @@ def plan_job(config: EmulatorConfig, *, seq: int, now: float, directives: Direct
         outcome = "stuck"
 
     content_bytes = directives.content_bytes
-    if content_bytes is None:
+    if content_bytes is None and directives.defect is None:
         content_bytes = config.synthetic_content_bytes
     return JobPlan(
         seq=seq,
@@ -147,6 +148,7 @@ def plan_job(config: EmulatorConfig, *, seq: int, now: float, directives: Direct
         ttl_seconds=directives.ttl if directives.ttl is not None else config.content_ttl_seconds,
         content_bytes=content_bytes,
         media_seed=media_seed,
+        defect=directives.defect,
     )
 
 
@@ -286,5 +288,6 @@ class Job:
             "ttl_seconds": plan.ttl_seconds,
             "content_bytes": plan.content_bytes,
             "media_seed": plan.media_seed,
+            "defect": plan.defect,
             "now": now,
         }

@@ -42,6 +42,7 @@ class ContentTarget:
     seconds: str
     media_seed: int
     synthetic_bytes: int | None
+    defect: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +250,7 @@ class EmulatorState:
                 seconds=job.seconds,
                 media_seed=job.plan.media_seed,
                 synthetic_bytes=job.plan.content_bytes if variant == "video" else None,
+                defect=job.plan.defect if variant == "video" else None,
             )
 
     # -- characters -----------------------------------------------------------------

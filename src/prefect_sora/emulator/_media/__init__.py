@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from ._defects import spoil, synthetic_head
 from ._h264 import encode
 from ._images import DEFAULT_FPS, pillow_available, render_spritesheet, render_thumbnail
 from ._mp4 import frame_timing, mux
@@ -27,9 +28,11 @@ from ._scene import Scene
 __all__ = [
     "parse_size",
     "pillow_available",
+    "render_defective",
     "render_mp4",
     "render_spritesheet",
     "render_thumbnail",
+    "synthetic_head",
 ]
 
 
@@ -68,6 +71,18 @@ def render_mp4(width: int, height: int, seconds: float, *, seed: int = 0, fps: i
     if width <= 0 or height <= 0 or width % 2 or height % 2:
         raise ValueError(f"width and height must be positive and even, got {width}x{height}")
     return _render_mp4(width, height, float(seconds), seed, fps)
+
+
+def render_defective(width: int, height: int, seconds: float, defect: str, *, seed: int = 0) -> bytes:
+    """The MP4 of a job whose prompt says ``[emulator:defect=KIND]``: not the video paid for.
+
+    ``short`` lasts 2 s, ``small`` is 640x360, ``no_video`` has no video track and
+    ``truncated_mdat`` is cut off halfway through its media data.
+
+    Raises:
+        ValueError: an unknown defect, or the sizes and durations `render_mp4` refuses.
+    """
+    return spoil(defect, width, height, float(seconds), lambda w, h, s: render_mp4(w, h, s, seed=seed))
 
 
 @lru_cache(maxsize=16)

@@ -153,12 +153,22 @@ def mux(stream: H264Stream, timing: Timing, width: int, height: int) -> bytes:
     if len(stream.frames) != timing.frames:
         raise ValueError("one encoded frame per timed sample is required")
     samples = [struct.pack(">I", len(nal)) + nal for nal in stream.frames]
-    sizes = [len(sample) for sample in samples]
-    ftyp = _box(b"ftyp", b"isom", struct.pack(">I", 0x200), b"isom", b"iso2", b"avc1", b"mp41")
+    return head(stream, timing, width, height, [len(sample) for sample in samples]) + b"".join(samples)
+
+
+_FTYP = _box(b"ftyp", b"isom", struct.pack(">I", 0x200), b"isom", b"iso2", b"avc1", b"mp41")
+
+
+def header_size(stream: H264Stream, timing: Timing, width: int, height: int) -> int:
+    """The bytes before the first sample: ftyp, moov and the mdat header (the sizes' values do not matter)."""
+    return len(_FTYP) + len(_moov(stream, timing, [0] * timing.frames, width, height, 0)) + 8
+
+
+def head(stream: H264Stream, timing: Timing, width: int, height: int, sizes: list[int]) -> bytes:
+    """ftyp, moov and the mdat header of a file whose samples, of ``sizes`` bytes, follow in one chunk."""
     # The chunk offset sits inside moov, but moov's size does not depend on its value.
-    moov_size = len(_moov(stream, timing, sizes, width, height, 0))
-    offset = len(ftyp) + moov_size + 8
+    offset = header_size(stream, timing, width, height)
     if offset + sum(sizes) > _MAX_U32:
         raise ValueError("video too large for 32-bit chunk offsets")
     moov = _moov(stream, timing, sizes, width, height, offset)
-    return b"".join([ftyp, moov, struct.pack(">I", 8 + sum(sizes)), b"mdat", *samples])
+    return b"".join([_FTYP, moov, struct.pack(">I", 8 + sum(sizes)), b"mdat"])
