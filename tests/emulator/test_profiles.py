@@ -157,8 +157,13 @@ def test_litellm_ids_are_base64_of_provider_model_and_upstream_id(litellm: Emula
     assert ids["sora-2"].endswith("="), "this length of text pads: the id holds a character clients escape"
 
 
-def test_litellm_ids_round_trip_through_every_route_percent_encoded(litellm: Emulator) -> None:
-    with httpx.Client(base_url=litellm.base_url, headers=AUTH, timeout=10) as api:
+def test_litellm_ids_round_trip_through_every_route_percent_encoded() -> None:
+    # The id style on its own: the proxy's other deviations off, every route served.
+    served = {"echo_id": "same", "unserved_routes": [], "read_errors_as_500": False}
+    with (
+        Emulator(profile="litellm", job_seconds=0.2, **served) as litellm,
+        httpx.Client(base_url=litellm.base_url, headers=AUTH, timeout=10) as api,
+    ):
         video = wait_status(api, create(api)["id"], "completed")
         escaped = quote(video["id"], safe="")
         assert "%3D" in escaped
@@ -170,8 +175,67 @@ def test_litellm_ids_round_trip_through_every_route_percent_encoded(litellm: Emu
         assert plan["id"] == video["id"]
         wait_status(api, remix["id"], "completed")
         assert api.delete(f"/videos/{quote(remix['id'], safe='')}").json()["deleted"] is True
-    stats = litellm.stats()
+        stats = litellm.stats()
     assert stats["polls"][video["id"]] >= 2 and stats["downloads"][video["id"]] == {"video": 1}
+
+
+def proxy_error(response: httpx.Response, status: int) -> str:
+    """The message of an error in LiteLLM's envelope (type null, code the status as a string)."""
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["type"] is None and error["code"] == str(status), error
+    return str(error["message"])
+
+
+def test_litellm_answers_each_route_as_the_real_proxy_did(litellm: Emulator) -> None:
+    litellm.configure(poll_after_ms=50)
+    with httpx.Client(base_url=litellm.base_url, headers=AUTH, timeout=10) as api:
+        created = create(api, prompt="slow [emulator:seconds=0.6]")
+        path = f"/videos/{quote(created['id'], safe='')}"
+        polled = api.get(path)
+        assert "openai-poll-after-ms" not in polled.headers, "the proxy drops the hint"
+        assert re.fullmatch(r"[0-9a-f-]{36}", polled.headers["x-litellm-call-id"])
+        assert "x-request-id" not in polled.headers
+        echoed = decode_litellm_id(polled.json()["id"])
+        assert echoed == {**(decode_litellm_id(created["id"]) or {}), "model_id": ""}, "re-encoded, model empty"
+
+        not_ready = api.get(f"{path}/content")
+        assert (not_ready.status_code, not_ready.headers["content-type"]) == (200, "video/mp4")
+        assert not_ready.json()["error"]["code"] == "video_not_ready", "JSON sent as video"
+        assert "x-litellm-call-id" not in not_ready.headers
+
+        wait_status(api, quote(created["id"], safe=""), "completed")
+        thumbnail = api.get(f"{path}/content", params={"variant": "thumbnail"})
+        assert thumbnail.headers["content-type"] == "video/mp4" and thumbnail.content[4:8] == b"ftyp"
+
+        assert "LLM Provider NOT provided" in proxy_error(api.get("/videos"), 400)
+        unknown = proxy_error(api.get("/videos/" + created["id"].replace("x", "y", 1)), 500)
+        assert "video_not_found" in unknown
+        assert "Incorrect API key" in proxy_error(api.post(f"{path}/remix", json={"prompt": "blue"}), 500)
+        deleted = api.delete(path)
+        assert (deleted.status_code, deleted.json()) == (405, {"detail": "Method Not Allowed"})
+    stats = litellm.stats()
+    assert (stats["creates"], stats["remixes"], stats["lists"], stats["deletes"]) == (1, 0, 0, 0)
+    assert stats["downloads_by_variant"] == {"video": 1}, "the thumbnail request served the video"
+
+
+def test_each_litellm_deviation_is_a_knob_any_profile_can_turn_on() -> None:
+    with (
+        Emulator(profile="openai", job_seconds=0.2, unserved_routes=["list"], ignore_variant=True) as emu,
+        httpx.Client(base_url=emu.base_url, headers=AUTH, timeout=10) as api,
+    ):
+        video = wait_status(api, create(api)["id"], "completed")
+        assert api.get(f"/videos/{video['id']}").headers["x-request-id"].startswith("req_")
+        assert proxy_error(api.get("/videos"), 400)
+        thumbnail = api.get(f"/videos/{video['id']}/content", params={"variant": "thumbnail"})
+        assert thumbnail.headers["content-type"] == "video/mp4"
+        assert_error(api.get("/videos/video_nope"), 404, code="video_not_found")
+        emu.configure(read_errors_as_500=True, content_errors_as_video=True)
+        assert "video_not_found" in proxy_error(api.get("/videos/video_nope"), 500)
+        missing = api.get("/videos/video_nope/content")
+        assert (missing.status_code, missing.headers["content-type"]) == (200, "video/mp4")
+    assert EmulatorConfig(profile="openai").unserved_routes == []
+    assert EmulatorConfig(profile="litellm", unserved_routes=[]).unserved_routes == [], "an explicit field wins"
 
 
 @pytest.mark.parametrize(("method", "suffix"), [("GET", ""), ("DELETE", ""), ("GET", "/content"), ("POST", "/remix")])

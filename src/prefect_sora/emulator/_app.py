@@ -29,6 +29,7 @@ from prefect_sora.emulator._gateway import KEY_LABEL, Gateway, path_param
 from prefect_sora.emulator._ids import new_character_id
 from prefect_sora.emulator._jobs import Kind
 from prefect_sora.emulator._multipart import parse_body
+from prefect_sora.emulator._proxy import LiteLLMProxy
 from prefect_sora.emulator._queries import validate_list_query, validate_variant
 from prefect_sora.emulator._sources import (
     DerivedRequest,
@@ -164,5 +165,5 @@ def _poll_after_header(poll_after_ms: int | None) -> dict[str, str] | None:
 
 
 def create_app(state: EmulatorState) -> ASGIApp:
-    """The full ASGI app for `state`: the gateway layer around the FastAPI routes."""
-    return Gateway(_fastapi_app(state), state)
+    """The full ASGI app for `state`: the gateway layer around a LiteLLM proxy's reshaping around the routes."""
+    return Gateway(LiteLLMProxy(_fastapi_app(state), state), state)

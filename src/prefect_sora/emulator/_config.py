@@ -53,6 +53,11 @@ EchoId = Literal["same", "reencoded"]
 another that routes elsewhere (reencoded, as a LiteLLM proxy does; see
 `prefect_sora.emulator._echo`)."""
 
+ProxyRoute = Literal["list", "delete", "remix"]
+"""Routes a gateway may not serve (LiteLLM's proxy: see `prefect_sora.emulator._proxy`)."""
+
+RequestIdHeader = Literal["x-request-id", "x-litellm-call-id"]
+
 NullableField = Literal["seconds", "size", "quality", "progress"]
 OmittableField = Literal[
     "model",
@@ -102,7 +107,11 @@ class EmulatorConfig(BaseModel):
     and sets defaults for `deployments`, `max_running_jobs` and `content_ttl_seconds`.
     Deviations reported from compatible gateways, usable with any profile:
     `status_aliases` (schema status -> what is sent), `timestamp_format`, `null_fields`,
-    `omit_fields`, `error_envelope`, `retry_after_headers` and `echo_id`.
+    `omit_fields`, `error_envelope`, `retry_after_headers` and `echo_id`; and a LiteLLM
+    proxy's (`prefect_sora.emulator._proxy`): `unserved_routes`, `read_errors_as_500`,
+    `content_errors_as_video`, `ignore_variant`, `request_id_header` (whose name carries
+    each answer's id; LiteLLM's leaves it off downloads) and `poll_after_header` (off: no
+    ``openai-poll-after-ms`` whatever `poll_after_ms` says).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -149,6 +158,12 @@ class EmulatorConfig(BaseModel):
     error_envelope: ErrorEnvelope = "openai"
     retry_after_headers: bool = True
     echo_id: EchoId = "same"
+    unserved_routes: list[ProxyRoute] = Field(default_factory=list)
+    read_errors_as_500: bool = False
+    content_errors_as_video: bool = False
+    ignore_variant: bool = False
+    request_id_header: RequestIdHeader = "x-request-id"
+    poll_after_header: bool = True
 
     @model_validator(mode="before")
     @classmethod

@@ -32,11 +32,16 @@ def echoed_video_id(video_id: str) -> str:
 
 
 def misrouted(video_id: str) -> APIError:
-    """The 502 for a request by an echoed id: the proxy sent it to an upstream that is not configured."""
+    """The 500 for a request by an echoed id: the proxy sent it to an upstream that is not configured.
+
+    Worded as LiteLLM 1.81.12 answered in a loopback-only namespace (``tests/litellm/OBSERVED.md``),
+    the video id added so that a test can tell which request it was.
+    """
+    host = DEFAULT_UPSTREAM.removeprefix("https://").split("/")[0]
     return APIError(
-        502,
-        f"litellm.APIConnectionError: OpenAIException - request for video '{video_id}' "
-        f"sent to the default upstream {DEFAULT_UPSTREAM} (the id names no model): Connection error.",
+        500,
+        f"litellm.APIConnectionError: openai - Cannot connect to host {host}:443 "
+        f"[Temporary failure in name resolution] (video '{video_id}')",
         type="server_error",
-        code=None,
+        code="500",
     )

@@ -10,14 +10,19 @@ For every request it stamps `x-request-id`; for `/v1` requests it also:
    answering 429 at once when there is none;
 3. draws the request's fault and acts it out (`prefect_sora.emulator._faults`);
 4. adds `x-ratelimit-*-requests` to every answer when `rpm` is set (fault answers
-   included), drops `retry-after` / `retry-after-ms` when `retry_after_headers` is off,
-   and counts the status for the stats.
+   included), drops `retry-after` / `retry-after-ms` when `retry_after_headers` is off
+   and `openai-poll-after-ms` when `poll_after_header` is off, and counts the status for
+   the stats.
+
+The request id goes out under `request_id_header`: ``x-request-id`` (``req_`` + hex), or
+LiteLLM's ``x-litellm-call-id`` (a UUID), which its proxy leaves off downloads.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import uuid
 from urllib.parse import parse_qs, unquote
 
 from prefect_sora.emulator._asgi import ASGIApp, Message, Receive, Scope, Send
@@ -28,6 +33,7 @@ from prefect_sora.emulator._limits import Admission, go_duration
 from prefect_sora.emulator._state import EmulatorState
 
 _RETRY_HEADERS = (b"retry-after", b"retry-after-ms")
+_POLL_AFTER_HEADER = b"openai-poll-after-ms"
 KEY_LABEL = "prefect_sora.key_label"
 """Where the gateway leaves the request's key label in the ASGI scope, for the routes."""
 
@@ -74,30 +80,40 @@ class Gateway:
         path = _route_path(scope, profile.api_prefix)
         if path != scope["path"]:
             scope["path"] = path
-        request_id = b"req_" + os.urandom(16).hex().encode()
+        config = state.config
+        id_header = config.request_id_header.encode()
+        if id_header == b"x-request-id":
+            request_id = b"req_" + os.urandom(16).hex().encode()
+        else:
+            request_id = str(uuid.uuid4()).encode()
         if not (path.startswith("/v1/") or path == "/v1"):
 
             async def stamp_id(message: Message) -> None:
                 if message["type"] == "http.response.start":
-                    message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id)]
+                    message["headers"] = [*message.get("headers", ()), (id_header, request_id)]
                 await send(message)
 
             await self.app(scope, receive, stamp_id)
             return
 
         key = request_key(scope["headers"], profile.auth)
-        ticket = state.begin_request(classify(scope["method"], path), key, _api_version(scope))
+        endpoint = classify(scope["method"], path)
+        ticket = state.begin_request(endpoint, key, _api_version(scope))
         scope[KEY_LABEL] = ticket.label
-        extra = [(b"x-request-id", request_id)]
+        extra = []
+        if id_header == b"x-request-id" or endpoint != "content":
+            extra.append((id_header, request_id))
         if ticket.admission is not None:
             extra.extend(ticket.admission.headers())
-        keep_retry = state.config.retry_after_headers
+        dropped = () if config.retry_after_headers else _RETRY_HEADERS
+        if not config.poll_after_header:
+            dropped = (*dropped, _POLL_AFTER_HEADER)
 
         async def stamped_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = message.get("headers", ())
-                if not keep_retry:
-                    headers = [(name, value) for name, value in headers if name.lower() not in _RETRY_HEADERS]
+                if dropped:
+                    headers = [(name, value) for name, value in headers if name.lower() not in dropped]
                 message["headers"] = [*headers, *extra]
                 state.count_response(message["status"], ticket.label)
             await send(message)

@@ -17,8 +17,13 @@ azure       Azure OpenAI v1 (``{url}/openai/v1``): the ``api-key`` header (a bea
             ``{"sora-2": "sora-2"}``; unknown: 404 ``DeploymentNotFound``), 720x1280 and
             1280x720 only, ``max_running_jobs`` 2, content kept 24 h, ``api-version``
             accepted and ignored
-litellm     a LiteLLM proxy: OpenAI-shaped, but ids are ``video_`` + base64 of
-            ``litellm:custom_llm_provider:openai;model_id:MODEL;video_id:UPSTREAM_ID``
+litellm     a LiteLLM proxy (1.81.12, as ``tests/litellm/OBSERVED.md`` records it): ids
+            ``video_`` + base64 of
+            ``litellm:custom_llm_provider:openai;model_id:MODEL;video_id:UPSTREAM_ID``,
+            re-encoded with the model part empty in status answers (``echo_id``); no
+            listing, delete or remix (``unserved_routes``); a refused retrieve is a 500,
+            a refused download a 200 ``video/mp4`` carrying the JSON error, ``variant``
+            ignored; ``x-litellm-call-id``, no ``openai-poll-after-ms``
 ==========  ==============================================================================
 
 Defaults apply to config fields the caller left out; an explicit field always wins
@@ -105,6 +110,15 @@ PROFILES: dict[ProfileName, Profile] = {
         model_required=False,
         id_style="litellm",
         api_prefix="/v1",
+        defaults={
+            "echo_id": "reencoded",
+            "unserved_routes": ["list", "delete", "remix"],
+            "read_errors_as_500": True,
+            "content_errors_as_video": True,
+            "ignore_variant": True,
+            "request_id_header": "x-litellm-call-id",
+            "poll_after_header": False,
+        },
     ),
 }
 
@@ -115,6 +129,13 @@ BASE_DEFAULTS: dict[str, Any] = {
     "deployments": None,
     "max_running_jobs": None,
     "content_ttl_seconds": 3600.0,
+    "echo_id": "same",
+    "unserved_routes": [],
+    "read_errors_as_500": False,
+    "content_errors_as_video": False,
+    "ignore_variant": False,
+    "request_id_header": "x-request-id",
+    "poll_after_header": True,
 }
 
 
