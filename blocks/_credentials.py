@@ -66,7 +66,7 @@ class SoraCredentials(Block):
         @flow
         def generate(prompt: str):
             credentials = SoraCredentials.load("BLOCK_NAME")
-            video = await_video(credentials, submit_video(credentials, prompt))
+            video = await_video(credentials, video=submit_video(credentials, prompt=prompt))
             return video.status  # "completed"
         ```
     """

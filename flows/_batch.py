@@ -112,7 +112,7 @@ async def batch_text_to_video(
     shard_creds = shard_credentials(credentials) if len(parts) > 1 else None
     creds = await resolve_credentials(credentials)
     checked = _checked(requests, creds.prices())
-    estimates = _estimate_all(checked, creds)
+    estimates = await _estimate_all(checked, creds)
     total = sum((e.total_usd for e in estimates), Decimal("0"))
     check_budget(total, max_cost_usd)
     key = run_key(idempotency_key)
@@ -189,11 +189,12 @@ def _checked(requests: list[VideoRequest], table: PriceTable) -> list[VideoReque
     return checked
 
 
-def _estimate_all(requests: list[VideoRequest], credentials: SoraCredentials) -> list[CostEstimate]:
+async def _estimate_all(requests: list[VideoRequest], credentials: SoraCredentials) -> list[CostEstimate]:
     """One estimate_cost task per distinct (model, size, seconds), shared by the items that have it."""
     distinct: dict[tuple[str, str, str], CostEstimate] = {}
     for request in requests:
         shape = (request.model, request.size, request.seconds)
         if shape not in distinct:
-            distinct[shape] = estimate_cost(*shape, credentials=credentials)
+            model, size, seconds = shape
+            distinct[shape] = await estimate_cost(model, size=size, seconds=seconds, credentials=credentials)
     return [distinct[(r.model, r.size, r.seconds)] for r in requests]

@@ -63,7 +63,7 @@ async def run_single(
         VideoNotStored: the video did not end stored; carries its result (id, status, cost).
     """
     policy = Policy(resubmit_failed=resubmit_failed, regenerate_expired=regenerate_expired)
-    estimate = estimate_cost(request.model, request.size, request.seconds, credentials=credentials)
+    estimate = await estimate_cost(request.model, size=request.size, seconds=request.seconds, credentials=credentials)
     check_budget(estimate.total_usd, max_cost_usd)
     key = run_key(idempotency_key)
     job = Job(index=0, request=request, estimate=estimate, input_reference=input_reference, remix_of=remix_of)

@@ -42,8 +42,8 @@ class TaskSteps:
         if job.remix_of is not None:
             video = await submit_remix(
                 self.credentials,
-                job.remix_of,
-                job.request.prompt,
+                video=job.remix_of,
+                prompt=job.request.prompt,
                 idempotency_key=idempotency_key,
                 exclude_ids=exclude_ids,
             )
@@ -51,23 +51,23 @@ class TaskSteps:
         request = job.request
         video = await submit_video(
             self.credentials,
-            request.prompt,
-            request.model,
-            request.seconds,
-            request.size,
-            job.input_reference,
+            prompt=request.prompt,
+            model=request.model,
+            seconds=request.seconds,
+            size=request.size,
+            input_reference=job.input_reference,
             idempotency_key=idempotency_key,
             exclude_ids=exclude_ids,
         )
         return video
 
     async def wait(self, video: Video | str) -> Video:
-        completed: Video = await await_video(self.credentials, video, timeout_seconds=self.timeout_seconds)
+        completed: Video = await await_video(self.credentials, video=video, timeout_seconds=self.timeout_seconds)
         return completed
 
     async def fetch(self, video_id: str) -> StoredVideo:
         stored: StoredVideo = await fetch_video(
-            self.credentials, video_id, self.out, storage_options=self.storage_options
+            self.credentials, video=video_id, destination=self.out, storage_options=self.storage_options
         )
         return stored
 

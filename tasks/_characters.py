@@ -19,12 +19,12 @@ from prefect_sora.tasks._dispatch import dual_task
 MAX_CHARACTER_VIDEO_BYTES = 256 << 20
 
 
-@dual_task(name="create-character", cache_policy=NO_CACHE)
+@dual_task(name="create-character", cache_policy=NO_CACHE, positional=("video_file", "name"))
 async def create_character(
     credentials: SoraCredentials,
+    *,
     video_file: bytes | str | Path,
     name: str,
-    *,
     storage_options: dict[str, object] | None = None,
 ) -> Character:
     """Make a character from a short video (uploaded as multipart), to use in later prompts.
@@ -59,9 +59,10 @@ async def create_character(
         def new_character() -> str:
             with Emulator(job_seconds=1) as emulator:
                 credentials = SoraCredentials(api_key="sk-test", base_url=emulator.base_url)
-                clip = await_video(credentials, submit_video(credentials, "A fox in a red scarf turns to camera"))
-                stored = fetch_video(credentials, clip, "clips/")
-                return create_character(credentials, stored.url, "Scarf Fox").name  # "Scarf Fox"
+                job = submit_video(credentials, prompt="A fox in a red scarf turns to camera")
+                clip = await_video(credentials, video=job)
+                stored = fetch_video(credentials, video=clip, destination="clips/")
+                return create_character(credentials, video_file=stored.url, name="Scarf Fox").name  # "Scarf Fox"
         ```
     """
     check_character_name(name)
@@ -73,8 +74,8 @@ async def create_character(
     return character
 
 
-@dual_task(name="retrieve-character", cache_policy=NO_CACHE)
-async def retrieve_character(credentials: SoraCredentials, character_id: str) -> Character:
+@dual_task(name="retrieve-character", cache_policy=NO_CACHE, positional=("character_id",))
+async def retrieve_character(credentials: SoraCredentials, *, character_id: str) -> Character:
     """Read a character made earlier by its id.
 
     ``GET /videos/characters/{id}`` (marked deprecated in OpenAI's schema, like
@@ -101,9 +102,11 @@ async def retrieve_character(credentials: SoraCredentials, character_id: str) ->
         def look_up_character() -> str:
             with Emulator(job_seconds=1) as emulator:
                 credentials = SoraCredentials(api_key="sk-test", base_url=emulator.base_url)
-                clip = await_video(credentials, submit_video(credentials, "An owl in round glasses blinks"))
-                made = create_character(credentials, fetch_video(credentials, clip, "clips/").url, "Professor Owl")
-                return retrieve_character(credentials, made.id).name  # "Professor Owl"
+                job = submit_video(credentials, prompt="An owl in round glasses blinks")
+                clip = await_video(credentials, video=job)
+                stored = fetch_video(credentials, video=clip, destination="clips/")
+                made = create_character(credentials, video_file=stored.url, name="Professor Owl")
+                return retrieve_character(credentials, character_id=made.id).name  # "Professor Owl"
         ```
     """
     check_video_id(character_id, param="character_id")

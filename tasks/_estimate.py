@@ -4,21 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import task
-
 from prefect_sora._errors import InvalidParameter
 from prefect_sora._pricing import CostEstimate, PriceOverrides, estimate, price_table
 from prefect_sora._validation import check_model, check_size, normalize_seconds
 from prefect_sora.blocks._credentials import SoraCredentials
+from prefect_sora.tasks._dispatch import dual_task
 
 
-@task(name="estimate-cost")
-def estimate_cost(
+# Async like every task (awaited in async flows, a value in sync ones), though it
+# makes no request: one calling convention for all of them.
+@dual_task(name="estimate-cost", positional=("size", "seconds", "count"))
+async def estimate_cost(
     model: str = "sora-2",
+    *,
     size: str = "720x1280",
     seconds: str | int = "4",
     count: int = 1,
-    *,
     credentials: SoraCredentials | None = None,
     price_overrides: PriceOverrides | None = None,
 ) -> CostEstimate:
@@ -27,7 +28,8 @@ def estimate_cost(
     List prices are sora-2 720p $0.10/s, sora-2-pro 720p $0.30/s, 1024p $0.50/s and
     1080p $0.70/s; ``price_overrides`` (or the block's) replace them. Billing only
     happens for completed jobs, so this is the most a request can cost. Makes no
-    HTTP request.
+    HTTP request. Like every task here, it is awaited in an async flow and returns
+    the estimate in a sync one.
 
     Args:
         model: ``sora-2`` or ``sora-2-pro`` (or a model given a price).

@@ -21,13 +21,13 @@ from prefect_sora.tasks._dispatch import dual_task
 
 
 # Never cached, like submit_video: a cache hit would hand back another run's job.
-@dual_task(name="submit-extension", cache_policy=NO_CACHE)
+@dual_task(name="submit-extension", cache_policy=NO_CACHE, positional=("video", "prompt", "seconds"))
 async def submit_extension(
     credentials: SoraCredentials,
+    *,
     video: Video | str,
     prompt: str,
     seconds: str | int = "4",
-    *,
     model: str | None = None,
     size: str | None = None,
     max_cost_usd: Decimal | float | str | None = None,
@@ -74,9 +74,11 @@ async def submit_extension(
         def longer() -> str:
             with Emulator(job_seconds=1) as emulator:
                 credentials = SoraCredentials(api_key="sk-test", base_url=emulator.base_url)
-                source = await_video(credentials, submit_video(credentials, "A red kite over hills", seconds=4))
-                extended = submit_extension(credentials, source, "The kite climbs into the clouds", seconds=8)
-                return await_video(credentials, extended).seconds  # "12"
+                source = await_video(credentials, video=submit_video(credentials, prompt="A red kite over hills"))
+                extended = submit_extension(
+                    credentials, video=source, prompt="The kite climbs into the clouds", seconds=8
+                )
+                return await_video(credentials, video=extended).seconds  # "12"
         ```
     """
     check_prompt(prompt)
@@ -107,12 +109,12 @@ async def submit_extension(
     return job
 
 
-@dual_task(name="submit-edit", cache_policy=NO_CACHE)
+@dual_task(name="submit-edit", cache_policy=NO_CACHE, positional=("video", "prompt"))
 async def submit_edit(
     credentials: SoraCredentials,
+    *,
     video: Video | str,
     prompt: str,
-    *,
     model: str | None = None,
     size: str | None = None,
     seconds: int | None = None,
@@ -153,9 +155,9 @@ async def submit_edit(
         def recolour() -> str:
             with Emulator(job_seconds=1) as emulator:
                 credentials = SoraCredentials(api_key="sk-test", base_url=emulator.base_url)
-                source = await_video(credentials, submit_video(credentials, "A red kite over hills"))
-                edit = submit_edit(credentials, source, "Make the kite blue", max_cost_usd=1)
-                return await_video(credentials, edit).status  # "completed"
+                source = await_video(credentials, video=submit_video(credentials, prompt="A red kite over hills"))
+                edit = submit_edit(credentials, video=source, prompt="Make the kite blue", max_cost_usd=1)
+                return await_video(credentials, video=edit).status  # "completed"
         ```
     """
     check_prompt(prompt)

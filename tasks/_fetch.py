@@ -35,9 +35,11 @@ def retry_cut_short(task: Task[..., Any], task_run: TaskRun, state: State[Any]) 
     retry_condition_fn=retry_cut_short,
     # The same inputs may point at a file that was since moved or deleted.
     cache_policy=NO_CACHE,
+    positional=("video", "destination", "variant", "storage_options"),
 )
 async def fetch_video(
     credentials: SoraCredentials,
+    *,
     video: Video | str,
     destination: str,
     variant: VideoVariant = "video",
@@ -81,8 +83,8 @@ async def fetch_video(
         def generate_to_disk() -> str:
             with Emulator(job_seconds=1) as emulator:
                 credentials = SoraCredentials(api_key="sk-test", base_url=emulator.base_url)
-                video = await_video(credentials, submit_video(credentials, "Fog over a pine forest"))
-                return fetch_video(credentials, video, "videos/").url  # file://.../videos/video_....mp4
+                video = await_video(credentials, video=submit_video(credentials, prompt="Fog over a pine forest"))
+                return fetch_video(credentials, video=video, destination="videos/").url  # file://.../videos/video_....mp4
         ```
     """
     video_id = video if isinstance(video, str) else video.id

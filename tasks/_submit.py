@@ -13,15 +13,17 @@ from prefect_sora.tasks._dispatch import dual_task
 
 # Never cached: a cache hit would hand back another run's job, and a miss would
 # pay again. Resuming without paying twice is the flows' idempotency_key's job.
-@dual_task(name="submit-video", cache_policy=NO_CACHE)
+@dual_task(
+    name="submit-video", cache_policy=NO_CACHE, positional=("prompt", "model", "seconds", "size", "input_reference")
+)
 async def submit_video(
     credentials: SoraCredentials,
+    *,
     prompt: str,
     model: str = "sora-2",
     seconds: str | int = "4",
     size: str = "720x1280",
     input_reference: InputReference | None = None,
-    *,
     idempotency_key: str | None = None,
     exclude_ids: frozenset[str] = frozenset(),
 ) -> Video:
@@ -62,7 +64,7 @@ async def submit_video(
         def submit() -> str:
             with Emulator(job_seconds=1) as emulator:
                 credentials = SoraCredentials(api_key="sk-test", base_url=emulator.base_url)
-                video = submit_video(credentials, "A koi pond at dawn, slow dolly in", seconds=4)
+                video = submit_video(credentials, prompt="A koi pond at dawn, slow dolly in", seconds=4)
                 return video.id
         ```
     """
@@ -86,12 +88,12 @@ async def submit_video(
     return video
 
 
-@dual_task(name="submit-remix", cache_policy=NO_CACHE)
+@dual_task(name="submit-remix", cache_policy=NO_CACHE, positional=("video", "prompt"))
 async def submit_remix(
     credentials: SoraCredentials,
+    *,
     video: Video | str,
     prompt: str,
-    *,
     idempotency_key: str | None = None,
     exclude_ids: frozenset[str] = frozenset(),
 ) -> Video:
@@ -121,8 +123,8 @@ async def submit_remix(
         def remix() -> str:
             with Emulator(job_seconds=1) as emulator:
                 credentials = SoraCredentials(api_key="sk-test", base_url=emulator.base_url)
-                source = await_video(credentials, submit_video(credentials, "A red kite over hills"))
-                return submit_remix(credentials, source, "Make the kite blue").remixed_from_video_id
+                source = await_video(credentials, video=submit_video(credentials, prompt="A red kite over hills"))
+                return submit_remix(credentials, video=source, prompt="Make the kite blue").remixed_from_video_id
         ```
     """
     source_id = check_video_id(video if isinstance(video, str) else video.id)

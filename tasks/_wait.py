@@ -53,11 +53,12 @@ def retry_while_pending(task: Task[..., Any], task_run: TaskRun, state: State[An
     retry_condition_fn=retry_while_pending,
     # The status changes between calls with the same inputs: never cache a poll.
     cache_policy=NO_CACHE,
+    positional=("video",),
 )
 async def await_video(
     credentials: SoraCredentials,
-    video: Video | str,
     *,
+    video: Video | str,
     timeout_seconds: float | None = 3600.0,
     poll_window_seconds: float = 300.0,
     progress_artifact: bool = True,
@@ -103,8 +104,8 @@ async def await_video(
         def generate() -> str:
             with Emulator(job_seconds=2) as emulator:
                 credentials = SoraCredentials(api_key="sk-test", base_url=emulator.base_url)
-                video = submit_video(credentials, "Waves on black sand, aerial shot")
-                return await_video(credentials, video, timeout_seconds=60).status  # "completed"
+                video = submit_video(credentials, prompt="Waves on black sand, aerial shot")
+                return await_video(credentials, video=video, timeout_seconds=60).status  # "completed"
         ```
     """
     task_run = context.task_run if (context := TaskRunContext.get()) else None

@@ -24,7 +24,7 @@ def test_an_async_flow_awaits_the_tasks(credentials: SoraCredentials) -> None:
     @flow
     async def generate() -> tuple[Video, CostEstimate]:
         video = await submit_video(credentials, "a heron")
-        return await await_video(credentials, video), estimate_cost(seconds=8)
+        return await await_video(credentials, video=video), await estimate_cost(seconds=8)
 
     video, cost = asyncio.run(generate())
 
