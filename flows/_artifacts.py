@@ -92,8 +92,10 @@ async def publish_results(
 def summary(
     title: str, results: Sequence[VideoResult], *, estimated: Decimal, actual: Decimal, resume_hint: str
 ) -> str:
-    """The run in a few lines, and one row per video not stored with its id, status and reason."""
+    """The run in a few lines; one row per video not stored (id, status, reason) and one per
+    defective video (id, where it is kept, its problems: the evidence for a refund claim)."""
     stored = sum(r.ok for r in results)
+    defective = [r for r in results if r.status == "defective"]
     lines = [
         f"# {title}",
         "",
@@ -101,13 +103,23 @@ def summary(
         f"- Estimated cost: **${estimated}**",
         f"- Actual cost (completed jobs): **${actual}**",
     ]
-    problems = [r for r in results if not r.ok]
+    if defective:
+        lines.append(f"- Defective (paid for, not the video paid for): **{len(defective)}**")
+    problems = [r for r in results if not r.ok and r.status != "defective"]
     if problems:
         lines += ["", "## Not stored", "", "| item | video id | status | reason |", "|---|---|---|---|"]
         lines += [
             f"| {r.index} | {_code(r.video_id or '-')} | {r.status} | {_cell(r.error or '')[:REASON_CHARS]} |"
             for r in problems
         ]
+    if defective:
+        lines += ["", "## Defective: paid for, kept as evidence for a refund claim", ""]
+        lines += ["| item | video id | stored at | problems |", "|---|---|---|---|"]
+        lines += [
+            f"| {r.index} | {_code(r.video_id or '-')} | {_code(r.url or '-')} | {_cell('; '.join(r.problems))} |"
+            for r in defective
+        ]
+    if problems or defective:
         lines += ["", resume_hint]
     return "\n".join(lines)
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from prefect import flow
 
 from prefect_sora._errors import InvalidParameter
+from prefect_sora._pricing import check_budget
 from prefect_sora._validation import check_prompt, check_video_id, validate_request
 from prefect_sora.blocks._credentials import SoraCredentials
 from prefect_sora.flows._artifacts import Report
@@ -69,6 +72,8 @@ async def remix_video(
     creds = await resolve_credentials(credentials)
     source_id = check_video_id(video_id)
     check_prompt(prompt)
+    # The budget itself is checked before the source is read: no request with a NaN or negative one.
+    check_budget(Decimal("0"), max_cost_usd)
     async with creds.get_client() as client:
         source = await client.retrieve_video(source_id)
     if not source.is_completed:

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-ItemStatus = Literal["stored", "failed", "cancelled", "timed_out", "expired", "error"]
+ItemStatus = Literal["stored", "defective", "failed", "cancelled", "timed_out", "expired", "error"]
 
 
 class VideoResult(BaseModel):
@@ -16,14 +16,17 @@ class VideoResult(BaseModel):
     Attributes:
         index: Position in the batch (0 for single-video flows).
         video_id: The job id, whenever a job exists; resume or fetch with it.
-        status: ``stored``; ``failed`` (the job failed, not billed); ``cancelled``
-            (cancelled at the gateway, not billed, never resubmitted); ``timed_out``
+        status: ``stored``; ``defective`` (stored and paid for, but not the video
+            paid for: see ``problems``; the file is kept at ``url``); ``failed`` (the
+            job failed, not billed); ``cancelled`` (cancelled at the gateway, not
+            billed, never resubmitted); ``timed_out``
             (still running at the deadline: rerun to resume); ``expired`` (the
             download window closed); ``error`` (anything else, see ``error``).
         url: The stored file's fsspec URL.
         estimated_usd: The price if the job completes.
         actual_usd: What was billed: the price once completed, 0 for a failed job.
         resumed: True if a rerun found this video already submitted or stored.
+        problems: For a ``defective`` video, each check it failed: what was expected, what was found.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -45,6 +48,7 @@ class VideoResult(BaseModel):
     error: str | None = None
     resumed: bool = False
     failed_video_ids: list[str] = Field(default_factory=list)
+    problems: list[str] = Field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -60,7 +64,8 @@ class BatchResult(BaseModel):
         estimated_usd: The whole batch's estimate, checked against the budget.
         actual_usd: What the completed jobs cost.
         stored: How many videos are stored.
-        failed: How many items did not end stored.
+        failed: How many items did not end stored (the defective ones included).
+        defective: How many were stored and paid for but are not the video paid for.
         idempotency_key: Rerun with this key to resume without paying twice.
         journal_url: Where the run's journal lives.
     """
@@ -72,6 +77,7 @@ class BatchResult(BaseModel):
     actual_usd: Decimal
     stored: int
     failed: int
+    defective: int = 0
     idempotency_key: str
     journal_url: str
 
@@ -87,6 +93,7 @@ class BatchResult(BaseModel):
             actual_usd=sum((item.actual_usd for item in items), Decimal("0")),
             stored=stored,
             failed=len(items) - stored,
+            defective=sum(item.status == "defective" for item in items),
             idempotency_key=idempotency_key,
             journal_url=journal_url,
         )
