@@ -8,9 +8,25 @@ from typing import Any
 import httpx
 import pytest
 
-from prefect_sora._errors import AuthenticationFailed, ContentNotReady, InvalidRequest, JobFailed, VideoNotFound
+from prefect_sora._errors import (
+    AuthenticationFailed,
+    ContentNotReady,
+    InvalidRequest,
+    JobFailed,
+    RateLimited,
+    ServerError,
+    TransportError,
+    VideoNotFound,
+)
 from prefect_sora._transport.client import SoraClient
-from prefect_sora._transport.retries import Action, RetryPolicy, classify, retry_after_seconds
+from prefect_sora._transport.retries import (
+    Action,
+    RetryPolicy,
+    budget_spent,
+    classify,
+    mark_spent,
+    retry_after_seconds,
+)
 from prefect_sora._validation import validate_request
 from prefect_sora.emulator import Emulator
 
@@ -208,3 +224,53 @@ def test_classify_decides_each_outcome_by_method(
 
     assert verdict.action is action
     assert verdict.still_working is still_working
+
+
+async def test_a_polls_retries_end_by_the_deadline_handed_down(sora_emulator: Emulator) -> None:
+    video_id = "video_never_answered"
+    sora_emulator.inject("502", count=100_000, endpoint="retrieve")
+    # Retries enough for a minute of backoff: only the deadline can end this.
+    retry = RetryPolicy(max_retries=50, backoff_base=0.2, backoff_max=0.4)
+    async with SoraClient(api_key="sk-deadline", base_url=sora_emulator.base_url, retry=retry, timeout=1.0) as client:
+        started = time.monotonic()
+        with pytest.raises(ServerError) as caught:
+            await client.poll_video(video_id, deadline=started + 1.5)
+        elapsed = time.monotonic() - started
+
+    assert caught.value.video_id == video_id and caught.value.status_code == 502
+    assert budget_spent(caught.value)  # so no layer above retries it again
+    assert 3 <= sora_emulator.stats()["faults"]["502"] <= 12
+    assert elapsed < 1.5 + 1.0 + 5.0  # the deadline, one request timeout, slack for a loaded machine
+
+
+async def test_without_a_deadline_the_budget_in_seconds_ends_the_retries(sora_emulator: Emulator) -> None:
+    sora_emulator.inject("503", count=100_000, endpoint="list")
+    retry = RetryPolicy(max_retries=50, budget_seconds=1.0, backoff_base=0.2, backoff_max=0.4)
+    async with SoraClient(api_key="sk-budget", base_url=sora_emulator.base_url, retry=retry, timeout=1.0) as client:
+        started = time.monotonic()
+        with pytest.raises(ServerError):
+            await client.list_videos()
+        elapsed = time.monotonic() - started
+
+    assert 2 <= sora_emulator.stats()["faults"]["503"] <= 10  # retried, but far fewer than 50 times
+    assert elapsed < 1.0 + 1.0 + 5.0
+
+
+async def test_a_429_that_would_wait_past_the_deadline_is_raised_at_once(sora_emulator: Emulator) -> None:
+    sora_emulator.configure(retry_after_seconds=30)
+    sora_emulator.inject("429", count=100, endpoint="retrieve")
+    async with SoraClient(api_key="sk-patient", base_url=sora_emulator.base_url) as client:
+        started = time.monotonic()
+        with pytest.raises(RateLimited) as caught:
+            await client.poll_video("video_x", deadline=started + 2.0)
+        elapsed = time.monotonic() - started
+
+    assert caught.value.video_id == "video_x"
+    assert sora_emulator.stats()["faults"] == {"429": 1}
+    assert elapsed < 2.0  # not the 30 s the gateway asked for
+
+
+def test_only_what_the_client_gave_up_on_is_marked_spent() -> None:
+    cut_short = TransportError("Download of video cut short", video_id="video_1")
+    assert not budget_spent(cut_short) and not budget_spent(None)
+    assert budget_spent(mark_spent(cut_short))

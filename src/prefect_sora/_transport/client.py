@@ -429,7 +429,8 @@ class SoraClient(DerivedJobs):
                 if (
                     (retry_after or 0.0) > self.retry.max_retry_after
                     or now + pause - pressed_since >= self.retry.rate_limit_patience
-                    or (deadline is not None and now + pause >= deadline)
+                    # The pacer or the gateway would hold the request past the caller's deadline.
+                    or (deadline is not None and now + max(pause, retry_after or 0.0) >= deadline)
                 ):
                     raise error
                 logger.debug("%s; going again in turn (back-pressure, no retry spent)", error)
