@@ -1,11 +1,20 @@
-"""Shared test setup: the emulator fixtures users get, and one Prefect server per session."""
+"""Shared test setup: the emulator fixtures users get, one Prefect server for the session, and the common fixtures.
+
+Every fixture more than one test folder needs is defined here, once: the key to look
+for, credentials for this test's emulator, S3 on moto, the anyio backend.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from prefect_sora.blocks import SoraCredentials
+    from prefect_sora.emulator import Emulator
 
 # Quiet, offline Prefect for tests; set before Prefect is imported anywhere.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -17,22 +26,85 @@ pytest_plugins = ["prefect_sora.emulator.pytest_plugin"]
 
 
 @pytest.fixture(scope="session")
-def prefect_server() -> Iterator[None]:
-    """A real, temporary Prefect server and database for the whole session (~10 s to start)."""
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-
-
-@pytest.fixture(scope="session")
 def prefect_server_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """A real `prefect server start` in its own process and PREFECT_HOME, for subprocess tests.
+    """The session's one real Prefect server: a ``prefect server start`` in its own process and PREFECT_HOME.
 
-    Yields the environment a child process needs to talk to it. Its SQLite
-    database is ``$PREFECT_HOME/prefect.db``.
+    Yields the environment a child process (a flow script, a worker, the ``prefect``
+    command) needs to talk to it; its SQLite database is ``$PREFECT_HOME/prefect.db``.
+    Every test that needs a server shares this one (~10 s to start, once): tests
+    that need isolation make their own names (work pools, blocks, deployments).
     """
     from servers import prefect_server
 
-    with prefect_server(tmp_path_factory.mktemp("prefect-home")) as env:
+    # Workers started with this environment look for runs every second instead of every ten.
+    with prefect_server(tmp_path_factory.mktemp("prefect-home"), PREFECT_WORKER_QUERY_SECONDS="1") as env:
         yield env
+
+
+@pytest.fixture(scope="session")
+def prefect_server(prefect_server_process: dict[str, str]) -> Iterator[None]:
+    """This process's flows, tasks and blocks talk to the session's Prefect server.
+
+    What ``prefect_test_harness`` does, minus the second server it would start: the
+    API URL in the settings and in the process-wide settings context (for code whose
+    context was copied before), and the log and event workers drained before the end.
+    """
+    import prefect.context
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with (
+        temporary_settings(updates={PREFECT_API_URL: prefect_server_process["PREFECT_API_URL"]}),
+        prefect.context._temporary_global_settings_context(prefect.context.get_settings_context()),
+    ):
+        yield
+        # Without this, logs and events still queued are sent to a server that has stopped.
+        APILogWorker.drain_all(timeout=10)
+        EventsWorker.drain_all(timeout=10)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def api_key() -> str:
+    """Distinctive, so that a leak into a message, a log line, a state or an artifact is found by a plain search."""
+    return "sk-test-LEAKCANARY-2d8e6b04a1"
+
+
+@pytest.fixture
+def credentials(sora_emulator: Emulator, api_key: str) -> SoraCredentials:
+    """A ``SoraCredentials`` block (unsaved) for this test's emulator."""
+    from prefect_sora.blocks import SoraCredentials
+
+    return SoraCredentials(api_key=api_key, base_url=sora_emulator.base_url)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A moto S3 server on loopback for the session, with the bucket ``videos`` in it."""
+    import logging
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    s3 = boto3.client(
+        "s3", endpoint_url=endpoint, aws_access_key_id="x", aws_secret_access_key="y", region_name="us-east-1"
+    )
+    s3.create_bucket(Bucket="videos")
+    yield endpoint
+    server.stop()
+
+
+@pytest.fixture
+def s3_options(s3_endpoint: str) -> dict[str, Any]:
+    """``storage_options`` for s3fs against the moto server."""
+    return {"client_kwargs": {"endpoint_url": s3_endpoint, "region_name": "us-east-1"}, "key": "x", "secret": "y"}

@@ -25,12 +25,6 @@ def _no_credentials_in_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path
 
 
 @pytest.fixture
-def api_key() -> str:
-    """Distinctive, so that a key printed anywhere is found by a plain search."""
-    return "sk-test-LEAKCANARY-cli-5e0b7d"
-
-
-@pytest.fixture
 def run() -> Callable[..., Result]:
     """``run("generate", "A prompt", "--emulator")``: the command in-process, stdout and stderr apart."""
     runner = CliRunner()

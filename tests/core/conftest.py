@@ -15,17 +15,6 @@ ClientFactory = Callable[..., AbstractAsyncContextManager[SoraClient]]
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def api_key() -> str:
-    """Distinctive, so that a leak into a message, a repr or a log line is found by a plain search."""
-    return "sk-test-LEAKCANARY-7f3a9c1e5b"
-
-
-@pytest.fixture
 def make_client(sora_emulator: Emulator, api_key: str) -> ClientFactory:
     """``async with make_client(max_retries=0) as client``: a client of this test's emulator.
 

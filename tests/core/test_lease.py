@@ -15,11 +15,6 @@ from prefect_sora._errors import InvalidParameter
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(params=["local", "memory"])
 def lease_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "local":

@@ -1,34 +1,37 @@
-"""Fixtures for the deployments: a ``prefect server start`` of their own, and the repository's project deployed."""
+"""Fixtures for the deployments: the session's ``prefect server start``, and the repository's project deployed to it."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from deploy_helpers import REPOSITORY, Project, Server, prefect
-from servers import prefect_server
 
 
 @pytest.fixture(autouse=True)
 def _prefect_test_server(prefect_server: None) -> None:
-    """The session's in-process Prefect server stays the default; these tests talk to their own."""
+    """This process talks to the session's Prefect server too (saving blocks, reading runs)."""
 
 
 @pytest.fixture(scope="module")
-def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """``prefect server start`` on a free port, with its own PREFECT_HOME, healthy before the tests start."""
-    home = tmp_path_factory.mktemp("prefect-home")
-    # The worker looks for runs every second instead of every ten.
-    with prefect_server(home, PREFECT_WORKER_QUERY_SECONDS="1") as env:
-        yield Server(api_url=env["PREFECT_API_URL"], home=home, env=env)
+def prefect_api(prefect_server_process: dict[str, str]) -> Server:
+    """The session's ``prefect server start``, shared with every other test that needs a server."""
+    env = prefect_server_process
+    return Server(api_url=env["PREFECT_API_URL"], home=Path(env["PREFECT_HOME"]), env=env)
 
 
 @pytest.fixture(scope="module")
-def project(prefect_api: Server, tmp_path_factory: pytest.TempPathFactory) -> Project:
-    """The README's steps: create the ``sora-pool`` process pool, then ``prefect --no-prompt deploy --all``."""
+def project(prefect_api: Server, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """The README's steps: create the process pool, then ``prefect --no-prompt deploy --all``.
+
+    The pool is this module's own (``sora-pool`` renamed), so that no worker of another
+    module's, on the shared server, ever picks up one of its runs.
+    """
+    pool = f"sora-pool-{request.module.__name__.rsplit('.', 1)[-1].replace('_', '-')}"
     path = tmp_path_factory.mktemp("project")
-    shutil.copy(REPOSITORY / "prefect.yaml", path / "prefect.yaml")
-    prefect("work-pool", "create", "sora-pool", "--type", "process", server=prefect_api, cwd=path)
+    spec = (REPOSITORY / "prefect.yaml").read_text()
+    assert "name: sora-pool\n" in spec, "prefect.yaml names its pool differently: update this fixture"
+    (path / "prefect.yaml").write_text(spec.replace("name: sora-pool\n", f"name: {pool}\n"))
+    prefect("work-pool", "create", pool, "--type", "process", "--overwrite", server=prefect_api, cwd=path)
     prefect("--no-prompt", "deploy", "--all", server=prefect_api, cwd=path, timeout=120)
-    return Project(server=prefect_api, path=path)
+    return Project(server=prefect_api, path=path, pool=pool)

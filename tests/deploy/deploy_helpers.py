@@ -31,10 +31,11 @@ class Server:
 
 @dataclass(frozen=True)
 class Project:
-    """A copy of the repository's prefect.yaml, deployed with ``prefect deploy --all``."""
+    """A copy of the repository's prefect.yaml, deployed with ``prefect deploy --all`` to its own work pool."""
 
     server: Server
     path: Path
+    pool: str
 
 
 def prefect(*args: str, server: Server, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:

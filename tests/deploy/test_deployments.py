@@ -70,7 +70,7 @@ def test_deploy_all_creates_the_four_deployments_on_the_sora_pool(project: Proje
     assert set(found) == set(DEPLOYMENTS)
     for name, entrypoint in DEPLOYMENTS.items():
         assert found[name]["entrypoint"] == entrypoint
-        assert found[name]["work_pool_name"] == "sora-pool"
+        assert found[name]["work_pool_name"] == project.pool
         if name != "sora-batch-shard/batch-shard":  # its runs are given everything by the batch flow
             assert found[name]["parameters"]["credentials"] == "sora"
     (nightly,) = found["sora-batch-text-to-video/nightly-batch"]["schedules"]
@@ -87,7 +87,7 @@ def test_a_worker_runs_a_text_to_video_flow_run_and_stores_the_mp4(
     match = re.search(r"UUID: ([0-9a-f-]{36})", created.stdout)
     assert match is not None, created.stdout
 
-    prefect("worker", "start", "--pool", "sora-pool", "--run-once", server=project.server, cwd=tmp_path, timeout=120)
+    prefect("worker", "start", "--pool", project.pool, "--run-once", server=project.server, cwd=tmp_path, timeout=120)
 
     run = project.server.get(f"/flow_runs/{match[1]}")
     assert run["state"]["type"] == "COMPLETED", run["state"]
@@ -123,7 +123,7 @@ def test_run_deployment_from_another_flow_returns_the_video_result_as_the_readme
                 assert time.monotonic() < deadline, "run_deployment created no flow run"
                 time.sleep(0.2)
             prefect(
-                "worker", "start", "--pool", "sora-pool", "--run-once", server=project.server, cwd=worker, timeout=120
+                "worker", "start", "--pool", project.pool, "--run-once", server=project.server, cwd=worker, timeout=120
             )
             stdout, stderr = process.communicate(timeout=60)
         finally:

@@ -16,11 +16,6 @@ from servers import free_port
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def hostile() -> Iterator[HostileServer]:
     """A broken API on loopback; set its answers with ``hostile.on(method, path, reply)``."""
     with serve(HostileServer()) as server:

@@ -55,6 +55,9 @@ FLOWS = textwrap.dedent(
     """
 )
 
+#: This test's own pool on the session's shared server, so no other module's worker takes its run.
+POOL = "sora-pool-secrets"
+
 
 def run(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 180) -> str:
     done = subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
@@ -66,7 +69,7 @@ def run(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 180) -
 def run_worker_until_done(prefect: str, flow_run_id: str, env: dict[str, str], cwd: Path) -> str:
     """Run a process worker until the flow run is final; return everything it printed."""
     worker = subprocess.Popen(
-        [prefect, "worker", "start", "--pool", "sora-pool"],
+        [prefect, "worker", "start", "--pool", POOL],
         env=env,
         cwd=cwd,
         stdout=subprocess.PIPE,
@@ -133,10 +136,11 @@ def test_a_distinctive_key_appears_nowhere(
     project.mkdir()
     spec = yaml.safe_load((Path(__file__).parents[2] / "prefect.yaml").read_text())
     spec["deployments"] = [d for d in spec["deployments"] if d["name"] == "text-to-video"]
+    spec["deployments"][0]["work_pool"] = {**spec["deployments"][0]["work_pool"], "name": POOL}
     spec["deployments"][0]["parameters"].update(credentials="leak-check", out=f"{out}/", seconds="4", size="720x1280")
     (project / "prefect.yaml").write_text(yaml.safe_dump(spec))
     prefect = str(Path(sys.executable).with_name("prefect"))
-    outputs.append(run([prefect, "work-pool", "create", "sora-pool", "--type", "process"], env, project))
+    outputs.append(run([prefect, "work-pool", "create", POOL, "--type", "process", "--overwrite"], env, project))
     outputs.append(run([prefect, "--no-prompt", "deploy", "--all"], env, project))
     outputs.append(run([prefect, "deployment", "run", "sora-text-to-video/text-to-video"], env, project))
     run_id = re.search(r"UUID: ([0-9a-f-]{36})", outputs[-1])

@@ -11,9 +11,6 @@ from typing import Any
 
 import pytest
 
-from prefect_sora.blocks import SoraCredentials
-from prefect_sora.emulator import Emulator
-
 #: What a rogue server answers: (status, headers, body) for a method and path.
 Answer = tuple[int, dict[str, str], bytes]
 Responder = Callable[[str, str, dict[str, str]], Answer]
@@ -30,47 +27,6 @@ def _prefect_test_server(prefect_server: None) -> Iterator[None]:
 
     with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         yield
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def api_key() -> str:
-    """Distinctive, so that a leak into a message, a log line or a state is found by a plain search."""
-    return "sk-test-LEAKCANARY-2d8e6b04a1"
-
-
-@pytest.fixture
-def credentials(sora_emulator: Emulator, api_key: str) -> SoraCredentials:
-    return SoraCredentials(api_key=api_key, base_url=sora_emulator.base_url)
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
-    """A moto S3 server on loopback for the session, with the bucket ``videos`` in it."""
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    s3 = boto3.client(
-        "s3", endpoint_url=endpoint, aws_access_key_id="x", aws_secret_access_key="y", region_name="us-east-1"
-    )
-    s3.create_bucket(Bucket="videos")
-    yield endpoint
-    server.stop()
-
-
-@pytest.fixture
-def s3_options(s3_endpoint: str) -> dict[str, Any]:
-    """``storage_options`` for s3fs against the moto server."""
-    return {"client_kwargs": {"endpoint_url": s3_endpoint, "region_name": "us-east-1"}, "key": "x", "secret": "y"}
 
 
 @pytest.fixture

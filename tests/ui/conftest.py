@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 from prefect.settings import PREFECT_API_URL, temporary_settings
-from servers import prefect_server
 from ui_helpers import API_KEY, BIN, REPOSITORY, Stack, prefect
 
 from prefect_sora.blocks import SoraCredentials
 from prefect_sora.emulator import Emulator
 
+POOL = "sora-pool-ui"
 CHROMIUM_ARGS = [
     "--no-sandbox",  # CI runs as root, where Chromium's sandbox refuses to start
     "--disable-gpu",
@@ -86,24 +86,29 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def stack(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The README's steps on a fresh server: register the block, save ``sora``, make the pool, deploy, run a worker."""
-    home = tmp_path_factory.mktemp("ui-prefect-home")
+def stack(
+    chromium: str, prefect_server_process: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """The README's steps on the session's server: register the block, save ``sora``, make a pool, deploy, a worker.
+
+    The pool is the UI tests' own (``sora-pool`` renamed), so that no other module's
+    worker on the shared server picks up their runs.
+    """
+    env = prefect_server_process
     project = tmp_path_factory.mktemp("ui-project")
-    shutil.copy(REPOSITORY / "prefect.yaml", project / "prefect.yaml")
-    with (
-        prefect_server(home, PREFECT_WORKER_QUERY_SECONDS="1") as env,
-        Emulator(job_seconds=1.0, poll_after_ms=50) as emulator,
-    ):
+    spec = (REPOSITORY / "prefect.yaml").read_text()
+    assert "name: sora-pool\n" in spec, "prefect.yaml names its pool differently: update this fixture"
+    (project / "prefect.yaml").write_text(spec.replace("name: sora-pool\n", f"name: {POOL}\n"))
+    with Emulator(job_seconds=1.0) as emulator:
         stack = Stack(api_url=env["PREFECT_API_URL"], env=env, worker_dir=project)
         prefect("block", "register", "-m", "prefect_sora.blocks", stack=stack)
-        prefect("work-pool", "create", "sora-pool", "--type", "process", stack=stack)
+        prefect("work-pool", "create", POOL, "--type", "process", "--overwrite", stack=stack)
         prefect("--no-prompt", "deploy", "--all", stack=stack, timeout=120)
         with temporary_settings(updates={PREFECT_API_URL: stack.api_url}):
             SoraCredentials(api_key=API_KEY, base_url=emulator.base_url).save("sora", overwrite=True)
         with (project / "worker.log").open("w") as log:
             worker = subprocess.Popen(
-                [str(BIN / "prefect"), "worker", "start", "--pool", "sora-pool"],
+                [str(BIN / "prefect"), "worker", "start", "--pool", POOL],
                 cwd=project,
                 env=env,
                 stdout=log,
