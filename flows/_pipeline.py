@@ -28,6 +28,7 @@ from prefect_sora._errors import (
     JobFailed,
     SoraError,
     SubmissionUncertain,
+    VideoDefective,
     WaitTimeout,
 )
 from prefect_sora._models import ImageReference, ImageUpload, StoredVideo, Video, VideoRequest
@@ -71,7 +72,7 @@ class Steps(Protocol):
 
     async def wait(self, video: Video | str) -> Video: ...
 
-    async def fetch(self, video_id: str) -> StoredVideo: ...
+    async def fetch(self, video_id: str, *, paid: VideoRequest | None = None) -> StoredVideo: ...
 
 
 @dataclass
@@ -153,7 +154,7 @@ class Run:
                 video = await self._ensure_submitted(item, logger)
                 completed = await self.steps.wait(video)
                 item.billed = True  # billed from here on, whatever happens to the download
-                stored = await self.steps.fetch(completed.id)
+                stored = await self.steps.fetch(completed.id, paid=job.request)
             except JobCancelled as exc:  # before JobFailed: a cancelled job is never resubmitted
                 await self.journal.save(entry.to_failed(exc.video_id, code=CANCELLED, message=exc.message))
                 return item.result("cancelled", error=exc, video_id=exc.video_id)
@@ -174,6 +175,9 @@ class Run:
                 return item.result("expired", error=exc, video_id=exc.video_id)
             except WaitTimeout as exc:
                 return item.result("timed_out", error=exc, video_id=exc.video_id)
+            except VideoDefective as exc:
+                # Kept where it was stored and not journaled as stored: a rerun downloads and checks it again.
+                return item.result("defective", error=exc, stored=exc.result, problems=exc.problems)
             except SoraError as exc:
                 return item.result("error", error=exc, video_id=exc.video_id)
             await self.journal.save(entry.to_stored(stored))
@@ -242,6 +246,7 @@ class _Item:
         stored: StoredVideo | None = None,
         error: BaseException | None = None,
         video_id: str | None = None,
+        problems: list[str] | None = None,
     ) -> VideoResult:
         job = self.job
         return VideoResult(
@@ -262,6 +267,7 @@ class _Item:
             error=str(error) if error else None,
             resumed=self.resumed,
             failed_video_ids=[i for i in self.entry.failed_ids if i],
+            problems=problems or [],
         )
 
 

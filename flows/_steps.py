@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from prefect_sora._durable.download import download
+from prefect_sora._durable.verify import Expected
 from prefect_sora._errors import TransientError
-from prefect_sora._models import StoredVideo, Video
+from prefect_sora._models import StoredVideo, Video, VideoRequest
 from prefect_sora._transport.client import SoraClient
 from prefect_sora._transport.retries import budget_spent
 from prefect_sora._transport.waiting import OnChange, wait_for_video
@@ -65,9 +66,9 @@ class TaskSteps:
         completed: Video = await await_video(self.credentials, video=video, timeout_seconds=self.timeout_seconds)
         return completed
 
-    async def fetch(self, video_id: str) -> StoredVideo:
+    async def fetch(self, video_id: str, *, paid: VideoRequest | None = None) -> StoredVideo:
         stored: StoredVideo = await fetch_video(
-            self.credentials, video=video_id, destination=self.out, storage_options=self.storage_options
+            self.credentials, video=video_id, destination=self.out, storage_options=self.storage_options, paid=paid
         )
         return stored
 
@@ -99,10 +100,13 @@ class ClientSteps:
         # client's retries ends it too (those retries already stop at the deadline).
         return await wait_for_video(self.client, video, timeout=self.timeout_seconds, on_change=self.on_change)
 
-    async def fetch(self, video_id: str) -> StoredVideo:
+    async def fetch(self, video_id: str, *, paid: VideoRequest | None = None) -> StoredVideo:
+        expect = Expected.of(paid) if paid is not None else None
         for attempt in range(1, CUT_SHORT_ATTEMPTS + 1):
             try:
-                return await download(self.client, video_id, self.out, storage_options=self.storage_options)
+                return await download(
+                    self.client, video_id, self.out, storage_options=self.storage_options, expect=expect
+                )
             except TransientError as exc:
                 if budget_spent(exc) or attempt == CUT_SHORT_ATTEMPTS:
                     raise

@@ -9,8 +9,9 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
 
 from prefect_sora._durable.download import download
-from prefect_sora._errors import TransientError
-from prefect_sora._models import StoredVideo, Video, VideoVariant
+from prefect_sora._durable.verify import Expected, check_stored
+from prefect_sora._errors import TransientError, VideoDefective
+from prefect_sora._models import StoredVideo, Video, VideoRequest, VideoVariant
 from prefect_sora._transport.retries import budget_spent
 from prefect_sora.blocks._credentials import SoraCredentials
 from prefect_sora.tasks._common import run_logger
@@ -44,6 +45,7 @@ async def fetch_video(
     destination: str,
     variant: VideoVariant = "video",
     storage_options: dict[str, Any] | None = None,
+    paid: VideoRequest | None = None,
 ) -> StoredVideo:
     """Stream a video's content to ``destination`` atomically, in constant memory.
 
@@ -52,7 +54,10 @@ async def fetch_video(
     ``video_123.thumbnail.webp``), or a full file URL. Bytes go to a hidden
     partial file and are moved into place only once the Content-Type, the
     length and the leading bytes check out; on any failure nothing is left
-    behind. A JSON or HTML body is never saved as a video.
+    behind. A JSON or HTML body is never saved as a video. A stored video is
+    then read back (its MP4 boxes, nothing decoded) and checked against what
+    was paid for: its duration (within 0.5 s), its size and a video track whose
+    samples all lie inside the file.
 
     Args:
         credentials: The API key and base URL.
@@ -60,6 +65,8 @@ async def fetch_video(
         destination: Where to store it: a local path, ``s3://``, ``memory://`` ...
         variant: ``video`` (MP4), ``thumbnail`` or ``spritesheet``.
         storage_options: Passed to fsspec (e.g. S3 credentials and endpoint).
+        paid: The request the video was paid for (its seconds and size are checked); by
+            default the job as the service reports it, looked up when only an id is given.
 
     Returns:
         The final URL, the byte count and the SHA-256 of what was stored.
@@ -68,6 +75,8 @@ async def fetch_video(
         ContentExpired: the download window is over.
         ContentNotReady: the job has not completed.
         InvalidContent: the body is not the variant asked for, or is cut short.
+        VideoDefective: stored, but not the video paid for; the file is kept at
+            ``.result.url`` and ``.problems`` says what was expected and found.
         TransientError: the gateway kept failing after the client's retries (bounded by
             the block's ``max_retries`` and ``retry_budget_seconds``); a body cut short
             is downloaded again up to 3 times first.
@@ -88,7 +97,20 @@ async def fetch_video(
         ```
     """
     video_id = video if isinstance(video, str) else video.id
+    known = paid if paid is not None else (None if isinstance(video, str) else video)
+    expect = Expected.of(known) if known is not None else None
     async with credentials.get_client() as client:
-        result = await download(client, video_id, destination, variant=variant, storage_options=storage_options)
+        try:
+            result = await download(
+                client, video_id, destination, variant=variant, storage_options=storage_options, expect=expect
+            )
+            if variant == "video" and expect is None:
+                # Only an id: what the job was billed for is the service's own record of it.
+                await check_stored(result, Expected.of(await client.retrieve_video(video_id)), storage_options)
+        except VideoDefective as exc:
+            problems = "; ".join(exc.problems)
+            logger = run_logger(__name__)
+            logger.warning("Video %s at %s is not what was paid for (kept): %s", video_id, exc.result.url, problems)
+            raise
     run_logger(__name__).info("Stored %s of video %s at %s (%d bytes)", variant, video_id, result.url, result.bytes)
     return result
