@@ -59,7 +59,9 @@ async def produce_items(
     await progress.start()
     slots = asyncio.Semaphore(concurrency)
     async with credentials.get_client() as client:
-        steps = ClientSteps(client, folder, timeout_seconds, storage_options, on_change=progress.job_changed)
+        steps = ClientSteps(
+            client, folder, timeout_seconds, storage_options, on_change=progress.job_changed, credentials=credentials
+        )
         run = Run(steps, journal, client, policy, storage_options, on_stored=link_stored)
 
         async def one(job: Job, entry: JournalEntry) -> VideoResult:

@@ -21,6 +21,7 @@ from prefect_sora._transport.retries import budget_spent
 from prefect_sora._transport.waiting import OnChange, wait_for_video
 from prefect_sora.blocks._credentials import SoraCredentials
 from prefect_sora.flows._pipeline import Job
+from prefect_sora.tasks import _events as events
 from prefect_sora.tasks import await_video, fetch_video, submit_remix, submit_video
 
 #: Downloads of one video whose body was cut short (as fetch_video: 1 + 3). Nothing else is
@@ -82,31 +83,53 @@ class ClientSteps:
     timeout_seconds: float | None
     storage_options: dict[str, Any] | None = None
     on_change: OnChange | None = None
+    #: For the events only (the related block, prices); the client is already built.
+    credentials: SoraCredentials | None = None
 
     async def submit(self, job: Job, *, idempotency_key: str, exclude_ids: frozenset[str]) -> Video:
+        # The same sora.video.* events as the tasks emit, per item.
         if job.remix_of is not None:
-            return await self.client.remix_video(
+            video = await self.client.remix_video(
                 job.remix_of, job.request.prompt, idempotency_key=idempotency_key, exclude_ids=exclude_ids
             )
-        return await self.client.create_video(
-            job.request,
-            input_reference=job.input_reference,
-            idempotency_key=idempotency_key,
-            exclude_ids=exclude_ids,
+        else:
+            video = await self.client.create_video(
+                job.request,
+                input_reference=job.input_reference,
+                idempotency_key=idempotency_key,
+                exclude_ids=exclude_ids,
+            )
+        request = job.request
+        events.submitted(
+            video,
+            credentials=self.credentials,
+            prompt=request.prompt,
+            model=request.model,
+            size=request.size,
+            seconds=request.seconds,
+            estimated_usd=job.estimate.total_usd,
+            source_id=job.remix_of,
         )
+        return video
 
     async def wait(self, video: Video | str) -> Video:
         # One wait, no window: it ends by timeout_seconds, a poll that failed past the
         # client's retries ends it too (those retries already stop at the deadline).
-        return await wait_for_video(self.client, video, timeout=self.timeout_seconds, on_change=self.on_change)
+        with events.ending(credentials=self.credentials):
+            completed = await wait_for_video(self.client, video, timeout=self.timeout_seconds, on_change=self.on_change)
+        events.completed(completed, credentials=self.credentials)
+        return completed
 
     async def fetch(self, video_id: str, *, paid: VideoRequest | None = None) -> StoredVideo:
         expect = Expected.of(paid) if paid is not None else None
         for attempt in range(1, CUT_SHORT_ATTEMPTS + 1):
             try:
-                return await download(
-                    self.client, video_id, self.out, storage_options=self.storage_options, expect=expect
-                )
+                with events.ending(credentials=self.credentials):
+                    stored = await download(
+                        self.client, video_id, self.out, storage_options=self.storage_options, expect=expect
+                    )
+                events.stored(stored, credentials=self.credentials)
+                return stored
             except TransientError as exc:
                 if budget_spent(exc) or attempt == CUT_SHORT_ATTEMPTS:
                     raise

@@ -16,6 +16,7 @@ from prefect_sora._pricing import check_budget
 from prefect_sora._transport.client import SoraClient
 from prefect_sora._validation import check_prompt, check_video_id, normalize_extension_seconds, price_from_source
 from prefect_sora.blocks._credentials import SoraCredentials
+from prefect_sora.tasks import _events as events
 from prefect_sora.tasks._common import run_logger
 from prefect_sora.tasks._dispatch import dual_task
 
@@ -96,6 +97,16 @@ async def submit_extension(
             idempotency_key=idempotency_key,
             exclude_ids=exclude_ids,
         )
+    # Priced for the new segment; the job's own seconds (the stitched total) come from the service.
+    events.submitted(
+        job,
+        credentials=credentials,
+        prompt=prompt,
+        model=estimate.model,
+        size=estimate.size,
+        estimated_usd=estimate.total_usd,
+        source_id=source_id,
+    )
     run_logger(__name__).info(
         "Submitted extension %s of %s (+%ss, %s %s, estimated $%s): %s",
         job.id,
@@ -169,6 +180,16 @@ async def submit_edit(
         job = await client.edit_video(
             source_id, prompt, match=_reported(source), idempotency_key=idempotency_key, exclude_ids=exclude_ids
         )
+    events.submitted(
+        job,
+        credentials=credentials,
+        prompt=prompt,
+        model=estimate.model,
+        size=estimate.size,
+        seconds=str(estimate.seconds),
+        estimated_usd=estimate.total_usd,
+        source_id=source_id,
+    )
     run_logger(__name__).info(
         "Submitted edit %s of %s (%s %s, %ss, estimated $%s): %s",
         job.id,

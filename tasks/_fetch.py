@@ -14,6 +14,7 @@ from prefect_sora._errors import TransientError, VideoDefective
 from prefect_sora._models import StoredVideo, Video, VideoRequest, VideoVariant
 from prefect_sora._transport.retries import budget_spent
 from prefect_sora.blocks._credentials import SoraCredentials
+from prefect_sora.tasks import _events as events
 from prefect_sora.tasks._common import run_logger
 from prefect_sora.tasks._dispatch import dual_task
 
@@ -101,16 +102,18 @@ async def fetch_video(
     expect = Expected.of(known) if known is not None else None
     async with credentials.get_client() as client:
         try:
-            result = await download(
-                client, video_id, destination, variant=variant, storage_options=storage_options, expect=expect
-            )
-            if variant == "video" and expect is None:
-                # Only an id: what the job was billed for is the service's own record of it.
-                await check_stored(result, Expected.of(await client.retrieve_video(video_id)), storage_options)
+            with events.ending(credentials=credentials):  # sora.video.expired, sora.video.defective
+                result = await download(
+                    client, video_id, destination, variant=variant, storage_options=storage_options, expect=expect
+                )
+                if variant == "video" and expect is None:
+                    # Only an id: what the job was billed for is the service's own record of it.
+                    await check_stored(result, Expected.of(await client.retrieve_video(video_id)), storage_options)
         except VideoDefective as exc:
             problems = "; ".join(exc.problems)
             logger = run_logger(__name__)
             logger.warning("Video %s at %s is not what was paid for (kept): %s", video_id, exc.result.url, problems)
             raise
+    events.stored(result, credentials=credentials)
     run_logger(__name__).info("Stored %s of video %s at %s (%d bytes)", variant, video_id, result.url, result.bytes)
     return result

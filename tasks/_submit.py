@@ -7,6 +7,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect_sora._models import Video
 from prefect_sora._validation import check_prompt, check_video_id, validate_request
 from prefect_sora.blocks._credentials import SoraCredentials
+from prefect_sora.tasks import _events as events
 from prefect_sora.tasks._common import InputReference, load_input_reference, run_logger
 from prefect_sora.tasks._dispatch import dual_task
 
@@ -76,6 +77,14 @@ async def submit_video(
         video = await client.create_video(
             request, input_reference=reference, idempotency_key=idempotency_key, exclude_ids=exclude_ids
         )
+    events.submitted(
+        video,
+        credentials=credentials,
+        prompt=request.prompt,
+        model=request.model,
+        size=request.size,
+        seconds=request.seconds,
+    )
     logger.info(
         "Submitted video %s (%s, %s, %ss%s): %s",
         video.id,
@@ -131,6 +140,7 @@ async def submit_remix(
     check_prompt(prompt)
     async with credentials.get_client() as client:
         remix = await client.remix_video(source_id, prompt, idempotency_key=idempotency_key, exclude_ids=exclude_ids)
+    events.submitted(remix, credentials=credentials, prompt=prompt, source_id=source_id)
     run_logger(__name__).info("Submitted remix %s of %s: %s", remix.id, source_id, remix.status)
     return remix
 

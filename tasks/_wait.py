@@ -24,6 +24,7 @@ from prefect_sora._errors import JobPending
 from prefect_sora._models import Video
 from prefect_sora._transport.waiting import wait_for_video
 from prefect_sora.blocks._credentials import SoraCredentials
+from prefect_sora.tasks import _events as events
 from prefect_sora.tasks._common import run_logger
 from prefect_sora.tasks._dispatch import dual_task
 
@@ -132,14 +133,16 @@ async def await_video(
         # last attempt raises WaitTimeout rather than JobPending. The deadline goes
         # to every attempt: it also bounds the client's retries of each poll.
         last_attempt = remaining is not None and remaining <= poll_window_seconds
-        completed = await wait_for_video(
-            client,
-            # A retry starts from a fresh poll: the job passed in is as old as the first attempt.
-            video_id if retrying else video,
-            timeout=remaining,
-            window=None if last_attempt else window,
-            on_change=on_change,
-        )
+        with events.ending(credentials=credentials):  # sora.video.failed, cancelled or expired
+            completed = await wait_for_video(
+                client,
+                # A retry starts from a fresh poll: the job passed in is as old as the first attempt.
+                video_id if retrying else video,
+                timeout=remaining,
+                window=None if last_attempt else window,
+                on_change=on_change,
+            )
+    events.completed(completed, credentials=credentials)
     waited = (datetime.now(timezone.utc) - started).total_seconds()
     logger.info("Video %s completed after %.0fs", video_id, waited)
     return completed
