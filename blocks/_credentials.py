@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 import httpx
-from prefect.blocks.core import Block
+from prefect.blocks.abstract import CredentialsBlock
 from prefect.types import SecretDict
 from pydantic import ConfigDict, Field, HttpUrl, SecretStr, ValidationInfo, field_validator
 
@@ -17,10 +17,16 @@ from prefect_sora._transport.client import DEFAULT_BASE_URL, SoraClient
 from prefect_sora._transport.retries import RetryPolicy
 from prefect_sora._validation import check_base_url, check_gateway_headers, check_pacing
 
+#: Where the project lives, and where its docs site (MkDocs, on GitHub Pages) is published.
+REPOSITORY_FILES = "https://raw.githubusercontent.com/prefect-sora/prefect-sora/main"
+DOCS_SITE = "https://prefect-sora.github.io/prefect-sora"
+#: The block's logo, relative to the repository's root.
+LOGO_PATH = "docs/assets/sora-credentials.png"
+
 
 # The example below has no <, > or &: Prefect's server stores a block's code example
 # HTML-escaped and its UI shows it as written (`-> str` became `-&gt; str`).
-class SoraCredentials(Block):
+class SoraCredentials(CredentialsBlock):
     """Credentials and connection settings for a Sora 2 Videos API.
 
     Works with any OpenAI-compatible base URL: a gateway such as APIYI's (the
@@ -73,88 +79,105 @@ class SoraCredentials(Block):
 
     _block_type_name = "Sora Credentials"
     _block_type_slug = "sora-credentials"
-    # HttpUrl, as Block declares them (and as Prefect's own blocks set them).
-    _logo_url = HttpUrl(
-        "https://cdn.sanity.io/images/3ugk85nk/production/760539393a7dbf93a143fb01c2a8b0fe7157a8d8-247x250.png"
-    )
-    _documentation_url = HttpUrl("https://github.com/prefect-sora/prefect-sora#the-credentials-block")
+    # HttpUrl, as Block declares them (and as Prefect's own blocks set them). The logo is
+    # docs/assets/sora-credentials.png of this repository (square, as Prefect's block
+    # test suite requires); the documentation is the docs site's page of the block.
+    _logo_url = HttpUrl(f"{REPOSITORY_FILES}/{LOGO_PATH}")
+    _documentation_url = HttpUrl(f"{DOCS_SITE}/credentials/")
     _description = (
         "Credentials and base URL for a Sora 2 Videos API (OpenAI-compatible gateways or the local emulator)."
     )
 
-    api_key: SecretStr = Field(default=..., description="The API key sent as a bearer token.")
+    api_key: SecretStr = Field(title="API key", default=..., description="The API key sent as a bearer token.")
     base_url: str = Field(
+        title="Base URL",
         default=DEFAULT_BASE_URL,
         description=(
             "The API root including /v1, e.g. https://api.apiyi.com/v1. Use https://; plain http:// "
-            "works only to this machine (localhost, 127.0.0.1) unless Allow Insecure Http is switched on."
+            "works only to this machine (localhost, 127.0.0.1) unless Allow insecure HTTP is switched on."
         ),
     )
     timeout_seconds: float = Field(
-        default=30.0, gt=0, description="Read, write and pool timeout of one request, in seconds."
+        title="Timeout (seconds)",
+        default=30.0,
+        gt=0,
+        description="Read, write and pool timeout of one request, in seconds.",
     )
     connect_timeout_seconds: float = Field(
-        default=10.0, gt=0, description="Connect timeout of one request, in seconds."
+        title="Connect timeout (seconds)", default=10.0, gt=0, description="Connect timeout of one request, in seconds."
     )
     max_retries: int = Field(
+        title="Max retries",
         default=4,
         ge=0,
         le=20,
         description="Retries of a transient failure (5xx, connection errors, timeouts).",
     )
     retry_budget_seconds: float = Field(
+        title="Retry budget (seconds)",
         default=60.0,
         gt=0,
         description="Seconds after a request's first transient failure during which retries may start; "
         "a wait's deadline cuts it shorter.",
     )
     allow_insecure_http: bool = Field(
+        title="Allow insecure HTTP",
         default=False,
         validate_default=True,  # it carries the base_url check, which must always run
         description="Allow plain http:// to a host that is not loopback (the key then travels in clear).",
     )
     price_overrides: dict[str, dict[str, Decimal]] | None = Field(
+        title="Price overrides (USD per second)",
         default=None,
         description="Per-second prices by model and tier (720p, 1024p, 1080p) that replace the list prices.",
     )
     requests_per_minute: int | None = Field(
+        title="Requests per minute",
         default=None,
         description="The gateway's requests-per-minute limit for this key; requests are paced to stay under it "
         "in every minute. Empty: learned from the gateway's x-ratelimit headers and 429s.",
     )
     max_running_jobs: int | None = Field(
+        title="Max running jobs",
         default=None,
         description="Most jobs running at once from one process (Azure allows 2); a create waits for a place.",
     )
     rate_limit_name: str | None = Field(
+        title="Prefect rate limit name",
         default=None,
         description="A Prefect global concurrency limit with slot decay (prefect gcl create NAME --limit L "
         "--slot-decay-per-second D) that every request takes a slot of: all workers on this key share it.",
     )
     rate_limit_patience_seconds: float = Field(
+        title="Rate limit patience (seconds)",
         default=900.0,
         ge=0,
         description="Seconds one request keeps going again after 429s (which use no retries) before it fails.",
     )
 
     auth_header: Literal["authorization", "api-key"] = Field(
+        title="Auth header",
         default="authorization",
         description="How the key is sent: 'authorization' (Authorization: Bearer KEY) or 'api-key' (Azure OpenAI).",
     )
     extra_headers: SecretDict | None = Field(
+        title="Extra headers",
         default=None,
         description="Headers sent with every request to the API's origin; stored and shown as secrets.",
     )
     default_query: dict[str, str] | None = Field(
+        title="Default query parameters",
         default=None,
         description='Query parameters sent with every request, e.g. {"api-version": "preview"} for Azure.',
     )
     deployments: dict[str, str] | None = Field(
+        title="Deployments (model to name)",
         default=None,
         description="Model to deployment name, sent as `model` (Azure routes by deployment), e.g. "
         '{"sora-2": "my-sora-2"}. Prices and checks still use the model.',
     )
     unknown_status_grace_seconds: float = Field(
+        title="Unknown status grace (seconds)",
         default=900.0,
         ge=0,
         description="Seconds a job status never seen before counts as pending before the wait gives up on it.",
@@ -243,7 +266,10 @@ class SoraCredentials(Block):
         return {str(name): str(value) for name, value in headers.items()}
 
     def get_client(self) -> SoraClient:
-        """A new async client for this API; close it (``async with``) when done."""
+        """A new async client for this API; close it (``async with``) when done.
+
+        The one way the key leaves the block (``CredentialsBlock``'s contract).
+        """
         return SoraClient(
             api_key=self.api_key.get_secret_value(),
             base_url=self.base_url,

@@ -77,8 +77,9 @@ class DualTask(Task[..., Any]):
     def with_options(self, **options: Any) -> DualTask:
         task = super().with_options(**options)
         task.__class__ = DualTask
+        assert isinstance(task, DualTask)  # for the type checker: the class was just set
         task.positional = self.positional
-        return task  # type: ignore[return-value]
+        return task
 
     def _by_keyword(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """Turn the deprecated positional arguments after the first into keywords, with a warning."""

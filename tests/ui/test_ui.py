@@ -30,10 +30,10 @@ def test_the_block_card_shows_its_example_as_written_and_the_form_names_the_http
     assert "def generate(prompt: str):" in card and "&gt;" not in card and "&amp;" not in card
     page.screenshot(path=screenshots / "ui-block-card.png", full_page=True)
 
-    form = visit(page, f"{stack.ui}/blocks/catalog/sora-credentials/create", expect_text="Base Url")
+    form = visit(page, f"{stack.ui}/blocks/catalog/sora-credentials/create", expect_text="Base URL")
 
-    assert "Use https://" in form and "Allow Insecure Http" in form, "the field says the rule and the fix"
-    assert 'Property is type "None"' not in form.split("Price Overrides")[0]
+    assert "Use https://" in form and "Allow insecure HTTP" in form, "the field says the rule and the fix"
+    assert 'Property is type "None"' not in form.split("Price overrides")[0]
     page.screenshot(path=screenshots / "ui-block-form.png", full_page=True)
 
 
@@ -41,7 +41,7 @@ def test_a_block_saved_over_plain_http_from_the_form_fails_its_run_naming_the_fi
     page: Any, stack: Stack
 ) -> None:
     # Prefect's block forms save without checking the values; the run that loads it must say what is wrong.
-    visit(page, f"{stack.ui}/blocks/catalog/sora-credentials/create", expect_text="Base Url")
+    visit(page, f"{stack.ui}/blocks/catalog/sora-credentials/create", expect_text="Base URL")
     boxes = page.locator("main input:not([type=checkbox]), main textarea")
     boxes.nth(0).fill("over-plain-http")
     boxes.nth(1).fill("sk-form-typed")
@@ -139,6 +139,6 @@ def check_artifacts(page: Any, stack: Stack, flow_run_id: str, screenshots: Path
 def test_the_saved_blocks_page_masks_the_key(page: Any, stack: Stack) -> None:
     (block,) = stack.post("/block_documents/filter", {"block_documents": {"name": {"any_": ["sora"]}}})
 
-    text = visit(page, f"{stack.ui}/blocks/block/{block['id']}", expect_text="Base Url")
+    text = visit(page, f"{stack.ui}/blocks/block/{block['id']}", expect_text="Base URL")
 
     assert "********" in text and API_KEY not in text
