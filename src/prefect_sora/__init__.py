@@ -38,6 +38,7 @@ _LAZY: dict[str, str] = {
     "batch_text_to_video": "prefect_sora.flows._batch",
     "image_to_video": "prefect_sora.flows._image_to_video",
     "remix_video": "prefect_sora.flows._remix",
+    "publish_video": "prefect_sora.flows._publish",
     # results of the flows
     "VideoResult": "prefect_sora.flows._results",
     "BatchResult": "prefect_sora.flows._results",
@@ -93,6 +94,7 @@ if TYPE_CHECKING:
     from prefect_sora.emulator._server import Emulator
     from prefect_sora.flows._batch import batch_text_to_video
     from prefect_sora.flows._image_to_video import image_to_video
+    from prefect_sora.flows._publish import publish_video
     from prefect_sora.flows._remix import remix_video
     from prefect_sora.flows._results import BatchResult, ItemStatus, VideoResult
     from prefect_sora.flows._text_to_video import text_to_video
@@ -147,6 +149,7 @@ __all__ = [
     "estimate_cost",
     "fetch_video",
     "image_to_video",
+    "publish_video",
     "remix_video",
     "retrieve_character",
     "submit_edit",

@@ -28,6 +28,7 @@ DEPLOYMENTS = {
     "sora-batch-shard/batch-shard": "prefect_sora.flows._shards:batch_shard",
     "sora-image-to-video/image-to-video": "prefect_sora.flows._image_to_video:image_to_video",
     "sora-remix-video/remix": "prefect_sora.flows._remix:remix_video",
+    "sora-publish-video/publish-video": "prefect_sora.flows._publish:publish_video",
 }
 
 
@@ -71,7 +72,8 @@ def test_deploy_all_creates_the_four_deployments_on_the_sora_pool(project: Proje
     for name, entrypoint in DEPLOYMENTS.items():
         assert found[name]["entrypoint"] == entrypoint
         assert found[name]["work_pool_name"] == project.pool
-        if name != "sora-batch-shard/batch-shard":  # its runs are given everything by the batch flow
+        # A shard's runs are given everything by the batch flow; publish-video's by its trigger.
+        if name not in ("sora-batch-shard/batch-shard", "sora-publish-video/publish-video"):
             assert found[name]["parameters"]["credentials"] == "sora"
     (nightly,) = found["sora-batch-text-to-video/nightly-batch"]["schedules"]
     assert nightly["schedule"]["cron"] == "0 2 * * *" and nightly["active"] is False
