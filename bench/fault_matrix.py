@@ -34,7 +34,7 @@ from typing import Any
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
 
-from prefect_sora import errors
+from prefect_sora import _errors as errors
 from prefect_sora._models import VideoRequest
 from prefect_sora.blocks import SoraCredentials
 from prefect_sora.emulator import Emulator

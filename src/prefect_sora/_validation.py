@@ -13,6 +13,7 @@ parameter, the value and what is allowed.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import re
 from collections.abc import Mapping
@@ -218,6 +219,44 @@ def check_video_id(video_id: Any, *, from_server: bool = False, param: str = "vi
         video_id,
         f"must be the id a server issued: 1 to {MAX_ID_CHARS} printable characters, not only dots",
     )
+
+
+def litellm_route(video_id: str) -> dict[str, str] | None:
+    """The routing fields a LiteLLM proxy packs into its ids, or None for any other id.
+
+    LiteLLM names a job ``video_`` + base64 of
+    ``litellm:custom_llm_provider:P;model_id:M;video_id:UPSTREAM``.
+    """
+    if not video_id.startswith("video_"):
+        return None
+    encoded = video_id.removeprefix("video_")
+    try:
+        text = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not text.startswith("litellm:"):
+        return None
+    fields = dict(part.split(":", 1) for part in text.removeprefix("litellm:").split(";") if ":" in part)
+    return fields if "video_id" in fields else None
+
+
+def check_remix_source(video_id: str) -> str:
+    """Refuse, before any request, a remix a LiteLLM proxy cannot carry out.
+
+    Seen with litellm[proxy] 1.81.12: the proxy sends a remix upstream with its own
+    environment key instead of the deployment's (a 500 here) and the new job's id
+    names no model, so it could not be polled. Paying for a job that cannot be
+    collected is worse than refusing.
+    """
+    if litellm_route(video_id) is not None:
+        raise InvalidParameter(
+            "video_id",
+            video_id,
+            "is a LiteLLM proxy's video, and the gateway does not support remix "
+            "(LiteLLM sends it with the proxy's own key and cannot route the new job); "
+            "remix it at the upstream service directly",
+        )
+    return video_id
 
 
 def id_segment(video_id: Any, *, param: str = "video_id") -> str:

@@ -148,3 +148,19 @@ def test_valid_combinations_pass_and_every_invalid_one_is_refused(
         with pytest.raises(InvalidParameter) as caught:
             validate_request(prompt=prompt, model=model, seconds=seconds, size=size)
         assert caught.value.param in ("model", "size", "seconds", "prompt")
+
+
+def test_a_litellm_id_is_read_and_its_remix_refused_before_any_request() -> None:
+    import base64
+
+    from prefect_sora._validation import check_remix_source, litellm_route
+
+    packed = "litellm:custom_llm_provider:openai;model_id:sora-2;video_id:video_abc"
+    litellm_id = "video_" + base64.b64encode(packed.encode()).decode().rstrip("=")
+    assert litellm_route(litellm_id) == {"custom_llm_provider": "openai", "model_id": "sora-2", "video_id": "video_abc"}
+    with pytest.raises(InvalidParameter, match="gateway does not support remix"):
+        check_remix_source(litellm_id)
+    # Plain ids, and ids that merely look like base64, are remixed as usual.
+    for other in ("video_abc", "video_" + base64.b64encode(b"not litellm").decode(), "task-1"):
+        assert litellm_route(other) is None
+        assert check_remix_source(other) == other

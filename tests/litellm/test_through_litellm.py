@@ -58,12 +58,12 @@ def files_under(folder: Path) -> list[Path]:
 
 def test_the_four_tasks_store_a_sound_mp4(proxied: Proxied, tmp_path: Path) -> None:
     credentials = proxied.credentials
-    estimate = estimate_cost("sora-2", "720x1280", "4", credentials=credentials)
+    estimate = estimate_cost("sora-2", size="720x1280", seconds="4", credentials=credentials)
     assert proxied.emulator.stats()["requests_total"] == 0, "an estimate makes no request"
 
-    job = submit_video(credentials, "A red fox in the snow", seconds="4")
-    done = await_video(credentials, job, timeout_seconds=60, progress_artifact=False)
-    stored = fetch_video(credentials, done, destination=f"{tmp_path}/videos/")
+    job = submit_video(credentials, prompt="A red fox in the snow", seconds="4")
+    done = await_video(credentials, video=job, timeout_seconds=60, progress_artifact=False)
+    stored = fetch_video(credentials, video=done, destination=f"{tmp_path}/videos/")
 
     assert float(estimate.total_usd) == pytest.approx(0.4)
     assert done.status == "completed" and done.id == job.id, "the submitted id stays the video's id"
@@ -114,7 +114,7 @@ def test_a_rerun_with_the_same_idempotency_key_creates_nothing_new(proxied: Prox
 def test_bad_parameters_are_refused_before_any_request(proxied: Proxied) -> None:
     for bad in ({"seconds": "5"}, {"size": "640x480"}, {"model": "sora-3"}):
         with pytest.raises(InvalidParameter):
-            submit_video(proxied.credentials, "A fox", **bad)
+            submit_video(proxied.credentials, prompt="A fox", **bad)
     assert proxied.emulator.stats()["requests_total"] == 0
 
 
@@ -122,7 +122,7 @@ def test_a_wrong_proxy_key_is_a_typed_error_at_once(proxied: Proxied) -> None:
     wrong = SoraCredentials(api_key="sk-not-the-master-key", base_url=proxied.base_url)
     started = time.monotonic()
     with pytest.raises(SoraError) as raised:
-        submit_video(wrong, "A fox")
+        submit_video(wrong, prompt="A fox")
     elapsed = time.monotonic() - started
 
     # Without a database the proxy answers a key it does not know 400 "No connected db."
@@ -136,7 +136,7 @@ def test_an_upstream_that_refuses_the_key_is_an_authentication_error_at_once(pro
     proxied.emulator.configure(api_key="sk-some-other-key")
     started = time.monotonic()
     with pytest.raises(AuthenticationFailed) as raised:
-        submit_video(proxied.credentials, "A fox")
+        submit_video(proxied.credentials, prompt="A fox")
 
     assert time.monotonic() - started < 10
     assert raised.value.status_code == 401 and raised.value.request_id, "the proxy's x-litellm-call-id"
@@ -145,12 +145,12 @@ def test_an_upstream_that_refuses_the_key_is_an_authentication_error_at_once(pro
 
 def test_the_upstream_down_ends_each_wait_by_its_deadline_with_a_typed_error(proxied: Proxied, tmp_path: Path) -> None:
     credentials = proxied.credentials
-    job = submit_video(credentials, "A fox [emulator:seconds=60]")
+    job = submit_video(credentials, prompt="A fox [emulator:seconds=60]")
     proxied.stop_upstream()
 
     started = time.monotonic()
     with pytest.raises(SoraError) as waited:
-        await_video(credentials, job, timeout_seconds=10, progress_artifact=False)
+        await_video(credentials, video=job, timeout_seconds=10, progress_artifact=False)
     wait_seconds = time.monotonic() - started
     started = time.monotonic()
     with pytest.raises(SoraError):
@@ -165,9 +165,9 @@ def test_the_upstream_down_ends_each_wait_by_its_deadline_with_a_typed_error(pro
 
 def test_the_content_of_a_job_not_ready_is_refused_and_nothing_is_stored(proxied: Proxied, tmp_path: Path) -> None:
     # The proxy answers the upstream's 409 as 200 video/mp4 with the JSON error as the body.
-    job = submit_video(proxied.credentials, "A slow fox [emulator:seconds=60]")
+    job = submit_video(proxied.credentials, prompt="A slow fox [emulator:seconds=60]")
     with pytest.raises(SoraError) as raised:
-        fetch_video(proxied.credentials, job, destination=f"{tmp_path}/videos/")
+        fetch_video(proxied.credentials, video=job, destination=f"{tmp_path}/videos/")
 
     assert not isinstance(raised.value, TransientError)
     assert raised.value.video_id == job.id
@@ -177,16 +177,19 @@ def test_the_content_of_a_job_not_ready_is_refused_and_nothing_is_stored(proxied
 
 def test_a_remix_works_or_is_refused_saying_the_gateway_does_not_support_it(proxied: Proxied, tmp_path: Path) -> None:
     credentials = proxied.credentials
-    source = await_video(credentials, submit_video(credentials, "A fox"), timeout_seconds=60, progress_artifact=False)
+    source = await_video(
+        credentials, video=submit_video(credentials, prompt="A fox"), timeout_seconds=60, progress_artifact=False
+    )
     started = time.monotonic()
     try:
-        remix = submit_remix(credentials, source, "The fox turns blue")
+        remix = submit_remix(credentials, video=source, prompt="The fox turns blue")
     except SoraError as refused:
         message = str(refused).lower()
         assert "remix" in message and ("gateway" in message or "litellm" in message), refused
         assert time.monotonic() - started < REQUEST_SECONDS
+        assert proxied.emulator.stats()["remixes"] == 0  # refused before it reached the proxy
         return
-    done = await_video(credentials, remix, timeout_seconds=60, progress_artifact=False)
-    stored = fetch_video(credentials, done, destination=f"{tmp_path}/videos/")
+    done = await_video(credentials, video=remix, timeout_seconds=60, progress_artifact=False)
+    stored = fetch_video(credentials, video=done, destination=f"{tmp_path}/videos/")
     sound_mp4(stored.url)
     assert proxied.emulator.stats()["remixes"] == 1

@@ -42,7 +42,14 @@ from prefect_sora._transport.http import (
 )
 from prefect_sora._transport.reconcile import look_for_job
 from prefect_sora._transport.retries import Action, RetryPolicy, classify, mark_spent, retry_after_seconds
-from prefect_sora._validation import check_base_url, check_gateway_headers, check_pacing, check_video_id, id_segment
+from prefect_sora._validation import (
+    check_base_url,
+    check_gateway_headers,
+    check_pacing,
+    check_remix_source,
+    check_video_id,
+    id_segment,
+)
 from prefect_sora._version import __version__
 
 logger = logging.getLogger("prefect_sora._transport.client")
@@ -235,7 +242,7 @@ class SoraClient(DerivedJobs):
         exclude_ids: frozenset[str] = frozenset(),
     ) -> Video:
         """``POST /videos/{id}/remix``: a new job from a completed one, with a new prompt."""
-        path = f"/videos/{id_segment(video_id)}/remix"
+        path = f"/videos/{id_segment(check_remix_source(video_id))}/remix"
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         match = {"prompt": prompt, "remixed_from_video_id": video_id}
         return await self._create(path, {"json": {"prompt": prompt}}, headers, match, exclude_ids)
