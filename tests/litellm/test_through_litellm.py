@@ -18,6 +18,7 @@ from conftest import Proxied
 from prefect_sora._errors import (
     AuthenticationFailed,
     BatchIncomplete,
+    InvalidContent,
     InvalidParameter,
     SoraError,
     TransientError,
@@ -173,6 +174,12 @@ def test_the_content_of_a_job_not_ready_is_refused_and_nothing_is_stored(proxied
     assert raised.value.video_id == job.id
     assert files_under(tmp_path / "videos") == []
     assert proxied.emulator.stats()["downloads"] == {}
+
+    # Given only the id, the download is asked for and the proxy's JSON-as-MP4 answer is refused.
+    with pytest.raises(InvalidContent) as by_id:
+        fetch_video(proxied.credentials, video=job.id, destination=f"{tmp_path}/videos/")
+    assert by_id.value.video_id == job.id
+    assert files_under(tmp_path / "videos") == []
 
 
 def test_a_remix_works_or_is_refused_saying_the_gateway_does_not_support_it(proxied: Proxied, tmp_path: Path) -> None:
