@@ -36,8 +36,8 @@ def wait_in_a_flow(
 
     @flow
     def generate() -> tuple[State[Any], UUID]:
-        video = submit_video(credentials, prompt)
-        state = await_video(credentials, video.id if by_id else video, return_state=True, **options)
+        video = submit_video(credentials, prompt=prompt)
+        state = await_video(credentials, video=video.id if by_id else video, return_state=True, **options)
         return state, UUID(flow_run.id)
 
     return generate()

@@ -93,7 +93,7 @@ def test_await_video_ends_by_its_deadline_when_every_poll_fails(
     @flow
     def wait() -> Any:
         # In a tuple: a failed state returned bare would fail the flow.
-        return (await_video(fragile, video_id, timeout_seconds=T, return_state=True),)
+        return (await_video(fragile, video=video_id, timeout_seconds=T, return_state=True),)
 
     started = time.monotonic()
     (state,) = wait()
@@ -121,7 +121,7 @@ def test_with_a_long_deadline_the_clients_budget_ends_a_wait_whose_polls_all_fai
 
     @flow
     def wait() -> Any:
-        return (await_video(credentials, video_id, timeout_seconds=3600, return_state=True),)
+        return (await_video(credentials, video=video_id, timeout_seconds=3600, return_state=True),)
 
     started = time.monotonic()
     (state,) = wait()

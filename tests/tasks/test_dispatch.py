@@ -23,7 +23,7 @@ from prefect_sora.tasks import await_video, estimate_cost, submit_video
 def test_an_async_flow_awaits_the_tasks(credentials: SoraCredentials) -> None:
     @flow
     async def generate() -> tuple[Video, CostEstimate]:
-        video = await submit_video(credentials, "a heron")
+        video = await submit_video(credentials, prompt="a heron")
         return await await_video(credentials, video=video), await estimate_cost(seconds=8)
 
     video, cost = asyncio.run(generate())
@@ -37,8 +37,8 @@ def test_a_sync_flow_gets_values_not_coroutines(credentials: SoraCredentials) ->
 
     @flow
     def generate() -> Video:
-        video = submit_video(credentials, "a heron")
-        completed = await_video(credentials, video)
+        video = submit_video(credentials, prompt="a heron")
+        completed = await_video(credentials, video=video)
         seen.extend([video, completed])
         return completed
 
@@ -52,7 +52,7 @@ def test_a_sync_flow_gets_values_not_coroutines(credentials: SoraCredentials) ->
 def test_a_sync_flow_can_ask_for_the_state(credentials: SoraCredentials) -> None:
     @flow
     def generate() -> tuple[bool, str]:
-        state = submit_video(credentials, "a heron", return_state=True)
+        state = submit_video(credentials, prompt="a heron", return_state=True)
         return isinstance(state, State) and state.is_completed(), state.result().status
 
     is_completed_state, status = generate()
@@ -66,10 +66,10 @@ def test_submit_and_map_in_a_sync_flow(credentials: SoraCredentials, sora_emulat
 
     @flow
     def generate() -> list[Video]:
-        first = submit_video.submit(credentials, prompts[0])
+        first = submit_video.submit(credentials, prompt=prompts[0])
         assert isinstance(first, PrefectFuture)
-        others = submit_video.map(unmapped(credentials), prompts[1:])
-        waited = await_video.map(unmapped(credentials), [first, *others])
+        others = submit_video.map(unmapped(credentials), prompt=prompts[1:])
+        waited = await_video.map(unmapped(credentials), video=[first, *others])
         return [future.result() for future in waited]
 
     videos = generate()
@@ -117,11 +117,11 @@ def test_without_prefects_private_check_the_tasks_still_give_sync_flows_values(
 
         @flow
         def sync_flow() -> Video:
-            return await_video(credentials, submit_video(credentials, "a heron"))
+            return await_video(credentials, video=submit_video(credentials, prompt="a heron"))
 
         @flow
         async def async_flow() -> Video:
-            return await await_video(credentials, await submit_video(credentials, "a crane"))
+            return await await_video(credentials, video=await submit_video(credentials, prompt="a crane"))
 
         assert sync_flow().status == "completed"
         assert asyncio.run(async_flow()).status == "completed"

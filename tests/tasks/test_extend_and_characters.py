@@ -34,7 +34,9 @@ def data_url(width: int, height: int) -> str:
 
 
 def completed(credentials: SoraCredentials, prompt: str = "A red kite over hills", **kw: object) -> Video:
-    video: Video = await_video(credentials, submit_video(credentials, prompt, **kw), progress_artifact=False)
+    video: Video = await_video(
+        credentials, video=submit_video(credentials, prompt=prompt, **kw), progress_artifact=False
+    )
     return video
 
 
@@ -43,8 +45,10 @@ def test_an_extension_is_priced_at_the_sources_tier_for_its_own_seconds_and_stit
 ) -> None:
     source = completed(credentials, seconds=4)
 
-    extended = submit_extension(credentials, source, "The kite climbs into the clouds", seconds=8, max_cost_usd="0.80")
-    done = await_video(credentials, extended, progress_artifact=False)
+    extended = submit_extension(
+        credentials, video=source, prompt="The kite climbs into the clouds", seconds=8, max_cost_usd="0.80"
+    )
+    done = await_video(credentials, video=extended, progress_artifact=False)
 
     assert done.seconds == "12" and done.model == "sora-2"
     assert sora_emulator.stats()["extensions"] == 1
@@ -54,7 +58,7 @@ def test_an_extension_over_budget_sends_nothing(credentials: SoraCredentials, so
     source = completed(credentials, "A pro clip", model="sora-2-pro", size="1792x1024")
 
     with pytest.raises(BudgetExceeded) as refused:
-        submit_extension(credentials, source, "More", seconds=20, max_cost_usd=5)  # 20 s x $0.50 = $10
+        submit_extension(credentials, video=source, prompt="More", seconds=20, max_cost_usd=5)  # 20 s x $0.50 = $10
 
     assert refused.value.estimated_usd == Decimal("10.00")
     assert sora_emulator.stats()["extensions"] == 0
@@ -65,7 +69,7 @@ def test_an_extension_of_a_length_the_api_does_not_take_is_refused_before_any_re
     credentials: SoraCredentials, sora_emulator: Emulator, seconds: object
 ) -> None:
     with pytest.raises(InvalidParameter) as refused:
-        submit_extension(credentials, "video_123", "More", seconds=seconds)
+        submit_extension(credentials, video="video_123", prompt="More", seconds=seconds)
 
     assert refused.value.param == "seconds"
     assert sora_emulator.stats()["extensions"] == 0 and sora_emulator.stats()["polls_total"] == 0
@@ -78,8 +82,10 @@ def test_a_source_whose_size_the_gateway_left_out_is_never_priced_from_a_guess(
     sora_emulator.configure(null_fields=["size"])
 
     with pytest.raises(InvalidParameter, match="did not report the source video's size") as refused:
-        submit_extension(credentials, source.id, "More", seconds=4)
-    extended = submit_extension(credentials, source.id, "More", seconds=4, size="720x1280", max_cost_usd="0.40")
+        submit_extension(credentials, video=source.id, prompt="More", seconds=4)
+    extended = submit_extension(
+        credentials, video=source.id, prompt="More", seconds=4, size="720x1280", max_cost_usd="0.40"
+    )
 
     assert refused.value.param == "size"
     assert extended.status == "queued" and sora_emulator.stats()["extensions"] == 1
@@ -91,9 +97,9 @@ def test_an_edit_keeps_the_source_and_is_priced_like_a_new_video_of_its_length(
     source = completed(credentials, seconds=8)
 
     with pytest.raises(BudgetExceeded):
-        submit_edit(credentials, source, "Make the kite blue", max_cost_usd="0.79")
-    edit = submit_edit(credentials, source, "Make the kite blue", max_cost_usd="0.80")
-    done = await_video(credentials, edit, progress_artifact=False)
+        submit_edit(credentials, video=source, prompt="Make the kite blue", max_cost_usd="0.79")
+    edit = submit_edit(credentials, video=source, prompt="Make the kite blue", max_cost_usd="0.80")
+    done = await_video(credentials, video=edit, progress_artifact=False)
 
     assert (done.seconds, done.size, done.model) == ("8", source.size, "sora-2")
     assert sora_emulator.stats()["edits"] == 1
@@ -102,10 +108,10 @@ def test_an_edit_keeps_the_source_and_is_priced_like_a_new_video_of_its_length(
 def test_an_unfinished_source_is_refused_before_the_create(
     credentials: SoraCredentials, sora_emulator: Emulator
 ) -> None:
-    pending = submit_video(credentials, "Still going [emulator:stuck]")
+    pending = submit_video(credentials, prompt="Still going [emulator:stuck]")
 
     with pytest.raises(InvalidParameter, match="must be a completed video"):
-        submit_extension(credentials, pending.id, "More", seconds=4)
+        submit_extension(credentials, video=pending.id, prompt="More", seconds=4)
 
     assert sora_emulator.stats()["extensions"] == 0
 
@@ -113,10 +119,10 @@ def test_an_unfinished_source_is_refused_before_the_create(
 def test_a_character_is_made_from_a_stored_clip_and_read_back(
     credentials: SoraCredentials, sora_emulator: Emulator, tmp_path: Path
 ) -> None:
-    stored = fetch_video(credentials, completed(credentials), f"{tmp_path}/")
+    stored = fetch_video(credentials, video=completed(credentials), destination=f"{tmp_path}/")
 
-    made = create_character(credentials, stored.url, "Scarf Fox")
-    again = retrieve_character(credentials, made.id)
+    made = create_character(credentials, video_file=stored.url, name="Scarf Fox")
+    again = retrieve_character(credentials, character_id=made.id)
 
     assert made.id and again.id == made.id and again.name == "Scarf Fox"
     assert again.created_at is not None and sora_emulator.stats()["characters"] == 1
@@ -127,14 +133,14 @@ def test_a_character_from_something_not_a_video_or_without_a_name_is_refused_bef
     credentials: SoraCredentials, sora_emulator: Emulator, video_file: bytes, name: str
 ) -> None:
     with pytest.raises(InvalidParameter):
-        create_character(credentials, video_file, name)
+        create_character(credentials, video_file=video_file, name=name)
 
     assert sora_emulator.stats()["characters"] == 0
 
 
 def test_an_unknown_character_is_not_found(credentials: SoraCredentials) -> None:
     with pytest.raises(VideoNotFound, match="char_missing"):
-        retrieve_character(credentials, "char_missing")
+        retrieve_character(credentials, character_id="char_missing")
 
 
 @pytest.mark.parametrize(
@@ -170,6 +176,6 @@ def test_a_bad_image_reference_is_refused_before_any_request(
     credentials: SoraCredentials, sora_emulator: Emulator, reference: ImageReference
 ) -> None:
     with pytest.raises(InvalidParameter, match="input_reference"):
-        submit_video(credentials, "x", input_reference=reference)
+        submit_video(credentials, prompt="x", input_reference=reference)
 
     assert sora_emulator.stats()["creates"] == 0

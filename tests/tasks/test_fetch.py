@@ -32,7 +32,7 @@ from prefect_sora.tasks import fetch_video, submit_video
 
 def completed_video(credentials: SoraCredentials, *, size: str = "720x1280", seconds: int = 4) -> Video:
     """A job that the emulator completes the moment it is created."""
-    video = submit_video(credentials, "fog over a pine forest [emulator:seconds=0]", size=size, seconds=seconds)
+    video = submit_video(credentials, prompt="fog over a pine forest [emulator:seconds=0]", size=size, seconds=seconds)
     assert video.status == "completed"
     return video
 
@@ -60,7 +60,7 @@ def test_to_a_local_folder_the_file_is_named_from_the_id_and_is_the_emulators_vi
 ) -> None:
     video = completed_video(credentials, size="1280x720", seconds=8)
 
-    result = fetch_video(credentials, video, f"{tmp_path}/videos/")
+    result = fetch_video(credentials, video=video, destination=f"{tmp_path}/videos/")
 
     stored = tmp_path / "videos" / f"{video.id}.mp4"
     data = stored.read_bytes()
@@ -80,7 +80,7 @@ def test_to_a_full_file_path_exactly_that_file_is_written(
     video = completed_video(credentials)
     target = tmp_path / "deep" / "er" / "clip.mp4"
 
-    result = fetch_video(credentials, video.id, str(target))
+    result = fetch_video(credentials, video=video.id, destination=str(target))
 
     assert result.url == f"file://{target}"
     assert [p.name for p in target.parent.iterdir()] == ["clip.mp4"]
@@ -92,7 +92,7 @@ def test_to_memory(credentials: SoraCredentials, sora_emulator: Emulator) -> Non
     video = completed_video(credentials)
     folder = f"memory://fetch-{uuid.uuid4().hex}/"
 
-    result = fetch_video(credentials, video, folder)
+    result = fetch_video(credentials, video=video, destination=folder)
 
     fs, path = fsspec.core.url_to_fs(result.url)
     data = fs.cat_file(path)
@@ -105,7 +105,7 @@ def test_to_s3_through_s3fs(credentials: SoraCredentials, sora_emulator: Emulato
     video = completed_video(credentials, size="1280x720", seconds=4)
     prefix = f"s3://videos/{uuid.uuid4().hex}/"
 
-    result = fetch_video(credentials, video, prefix, storage_options=s3_options)
+    result = fetch_video(credentials, video=video, destination=prefix, storage_options=s3_options)
 
     assert result.url == f"{prefix}{video.id}.mp4"
     fs, path = fsspec.core.url_to_fs(result.url, **s3_options)
@@ -124,7 +124,7 @@ def test_thumbnail_and_spritesheet_are_stored_as_images(
 ) -> None:
     video = completed_video(credentials, size="1280x720")
 
-    result = fetch_video(credentials, video, f"{tmp_path}/", variant=variant)
+    result = fetch_video(credentials, video=video, destination=f"{tmp_path}/", variant=variant)
 
     stored = tmp_path / f"{video.id}.{variant}.{suffix}"
     assert result.url == f"file://{stored}"
@@ -164,7 +164,7 @@ def test_a_download_cut_short_leaves_nothing_at_the_destination(
     sora_emulator.inject("truncate", endpoint="content")
 
     with pytest.raises(TransportError) as caught:
-        fetch_video.with_options(retries=0)(credentials, video, destination, storage_options=options)
+        fetch_video.with_options(retries=0)(credentials, video=video, destination=destination, storage_options=options)
 
     assert caught.value.video_id == video.id
     assert sora_emulator.stats()["faults"] == {"truncate": 1}
@@ -177,7 +177,7 @@ def test_a_cut_download_is_retried_by_the_task_and_ends_complete(
     video = completed_video(credentials)
     sora_emulator.inject("truncate", endpoint="content")
 
-    result = fetch_video(credentials, video, f"{tmp_path}/")
+    result = fetch_video(credentials, video=video, destination=f"{tmp_path}/")
 
     assert sora_emulator.stats()["downloads"][video.id]["video"] == 2
     assert [p.name for p in tmp_path.iterdir()] == [f"{video.id}.mp4"]
@@ -192,7 +192,7 @@ def test_an_expired_video_raises_content_expired_writes_nothing_and_is_not_retri
     sora_emulator.expire(video.id)
 
     with pytest.raises(ContentExpired) as caught:
-        fetch_video(credentials, video, f"{tmp_path}/")
+        fetch_video(credentials, video=video, destination=f"{tmp_path}/")
 
     assert caught.value.video_id == video.id and caught.value.status_code == 410
     assert list(tmp_path.iterdir()) == []
@@ -202,10 +202,10 @@ def test_an_expired_video_raises_content_expired_writes_nothing_and_is_not_retri
 def test_content_of_an_unfinished_job_is_not_ready_and_writes_nothing(
     credentials: SoraCredentials, sora_emulator: Emulator, tmp_path: Path
 ) -> None:
-    video = submit_video(credentials, "fog over a pine forest [emulator:stuck]")
+    video = submit_video(credentials, prompt="fog over a pine forest [emulator:stuck]")
 
     with pytest.raises(ContentNotReady):
-        fetch_video(credentials, video, f"{tmp_path}/")
+        fetch_video(credentials, video=video, destination=f"{tmp_path}/")
 
     assert list(tmp_path.iterdir()) == []
     assert sora_emulator.stats()["responses_by_status"].get("409") == 1
@@ -222,7 +222,7 @@ def test_a_json_body_served_as_video_is_refused_and_nothing_stored(
     credentials = SoraCredentials(api_key=api_key, base_url=base_url)
 
     with pytest.raises(InvalidContent) as caught:
-        fetch_video(credentials, "video_123", f"{tmp_path}/")
+        fetch_video(credentials, video="video_123", destination=f"{tmp_path}/")
 
     assert caught.value.video_id == "video_123"
     assert list(tmp_path.iterdir()) == []
@@ -233,7 +233,7 @@ def test_what_cannot_be_an_id_is_refused_before_any_request_and_writes_nothing(
     credentials: SoraCredentials, sora_emulator: Emulator, tmp_path: Path, video_id: str
 ) -> None:
     with pytest.raises(InvalidParameter) as caught:
-        fetch_video(credentials, video_id, f"{tmp_path}/inside/")
+        fetch_video(credentials, video=video_id, destination=f"{tmp_path}/inside/")
 
     assert caught.value.param == "video_id"
     assert sora_emulator.stats()["requests_total"] == 0
@@ -247,7 +247,7 @@ def test_a_hostile_looking_id_stays_one_path_segment_and_writes_nothing_outside(
     # Gateways issue ids with '/' (LiteLLM's base64), so such an id is asked for,
     # percent-encoded: the service does not know it, and nothing is written.
     with pytest.raises(VideoNotFound):
-        fetch_video(credentials, video_id, f"{tmp_path}/inside/")
+        fetch_video(credentials, video=video_id, destination=f"{tmp_path}/inside/")
 
     assert sora_emulator.stats()["requests_total"] == 1
     assert list(tmp_path.iterdir()) == []

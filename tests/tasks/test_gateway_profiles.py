@@ -94,9 +94,9 @@ def test_a_batch_reports_each_terminal_status_with_its_id(tmp_path: Path) -> Non
 def test_await_video_ends_a_cancelled_job_at_once_and_a_single_video_flow_says_so(tmp_path: Path) -> None:
     with Emulator(job_seconds=0.3) as emulator:
         credentials = SoraCredentials(api_key=KEY, base_url=emulator.base_url)
-        job = submit_video(credentials, "A lantern [emulator:end=canceled]")
+        job = submit_video(credentials, prompt="A lantern [emulator:end=canceled]")
         with pytest.raises(JobCancelled) as cancelled:
-            await_video(credentials, job, timeout_seconds=3600, progress_artifact=False)
+            await_video(credentials, video=job, timeout_seconds=3600, progress_artifact=False)
         with pytest.raises(VideoNotStored) as not_stored:
             asyncio.run(
                 text_to_video(
@@ -122,7 +122,7 @@ def test_the_default_query_and_the_key_header_reach_the_gateway_on_every_request
     credentials = SoraCredentials(
         api_key=KEY, base_url=rogue_server(answer), auth_header="api-key", default_query={"api-version": "preview"}
     )
-    await_video(credentials, submit_video(credentials, "A lighthouse").id, progress_artifact=False)
+    await_video(credentials, video=submit_video(credentials, prompt="A lighthouse").id, progress_artifact=False)
 
     assert [path.split("?")[0] for path, _ in seen] == ["/v1/videos", "/v1/videos/video_1"]
     for path, headers in seen:

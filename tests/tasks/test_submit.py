@@ -64,7 +64,7 @@ def test_a_missing_image_file_is_refused_before_any_request(
     credentials: SoraCredentials, sora_emulator: Emulator, tmp_path: Path
 ) -> None:
     with pytest.raises(InvalidParameter, match="could not be read"):
-        submit_video(credentials, "a koi pond", input_reference=tmp_path / "missing.png")
+        submit_video(credentials, prompt="a koi pond", input_reference=tmp_path / "missing.png")
 
     assert sora_emulator.stats()["requests_total"] == 0
 
@@ -73,7 +73,7 @@ def test_a_missing_image_file_is_refused_before_any_request(
 def test_seconds_as_ints_are_sent_as_the_strings_the_api_wants(
     credentials: SoraCredentials, sora_emulator: Emulator, seconds: Any, sent: str
 ) -> None:
-    video = submit_video(credentials, "a koi pond", seconds=seconds)
+    video = submit_video(credentials, prompt="a koi pond", seconds=seconds)
 
     # The emulator answers a numeric seconds with 400, as the service does; read back its record.
     record = httpx.get(f"{sora_emulator.base_url}/videos/{video.id}", headers={"Authorization": "Bearer k"}).json()
@@ -87,7 +87,7 @@ def test_1080p_is_accepted_on_sora_2_pro_and_a_32000_character_prompt_is_sent(
 ) -> None:
     prompt = "p" * 32_000
 
-    video = submit_video(credentials, prompt, model="sora-2-pro", size="1920x1080", seconds=12)
+    video = submit_video(credentials, prompt=prompt, model="sora-2-pro", size="1920x1080", seconds=12)
 
     assert (video.model, video.size, video.seconds) == ("sora-2-pro", "1920x1080", "12")
     assert video.prompt == prompt
@@ -98,7 +98,7 @@ def test_1080p_is_accepted_on_sora_2_pro_and_a_32000_character_prompt_is_sent(
 def test_an_image_of_the_right_size_goes_up_as_multipart(
     credentials: SoraCredentials, sora_emulator: Emulator, kind: str
 ) -> None:
-    video = submit_video(credentials, "the same scene, moving", input_reference=image(720, 1280, kind))
+    video = submit_video(credentials, prompt="the same scene, moving", input_reference=image(720, 1280, kind))
 
     assert video.status == "queued"
     assert sora_emulator.stats()["creates"] == 1
@@ -108,7 +108,7 @@ def test_an_image_can_come_from_any_fsspec_url(credentials: SoraCredentials, sor
     with fsspec.open("memory://inputs/start.jpg", "wb") as handle:
         handle.write(image(1280, 720, "JPEG"))
 
-    video = submit_video(credentials, "a koi pond", size="1280x720", input_reference="memory://inputs/start.jpg")
+    video = submit_video(credentials, prompt="a koi pond", size="1280x720", input_reference="memory://inputs/start.jpg")
 
     assert video.size == "1280x720"
     assert sora_emulator.stats()["creates"] == 1
@@ -131,11 +131,11 @@ def test_over_the_wire_valid_requests_make_one_job_and_invalid_ones_no_request(
     valid = size in VALID_SIZES.get(model, ()) and str(seconds) in ("4", "8", "12") and length >= 1 and length <= 32_000
 
     if valid:
-        video = submit_video(credentials, "q" * length, model=model, size=size, seconds=seconds)
+        video = submit_video(credentials, prompt="q" * length, model=model, size=size, seconds=seconds)
         assert (video.model, video.size, video.seconds) == (model, size, str(seconds))
     else:
         with pytest.raises(InvalidParameter):
-            submit_video(credentials, "q" * length, model=model, size=size, seconds=seconds)
+            submit_video(credentials, prompt="q" * length, model=model, size=size, seconds=seconds)
 
     after = sora_emulator.stats()
     assert after["creates"] - before["creates"] == int(valid)
@@ -148,7 +148,7 @@ def test_a_create_lost_before_the_service_saw_it_is_resent_once_and_makes_one_jo
 ) -> None:
     sora_emulator.inject(fault, endpoint="create")
 
-    video = submit_video(credentials, "a koi pond")
+    video = submit_video(credentials, prompt="a koi pond")
 
     stats = sora_emulator.stats()
     assert stats["faults"] == {fault: 1}
@@ -158,9 +158,9 @@ def test_a_create_lost_before_the_service_saw_it_is_resent_once_and_makes_one_jo
 
 
 def test_a_remix_starts_from_a_completed_video(credentials: SoraCredentials, sora_emulator: Emulator) -> None:
-    source = await_video(credentials, submit_video(credentials, "a red kite"))
+    source = await_video(credentials, video=submit_video(credentials, prompt="a red kite"))
 
-    remix = submit_remix(credentials, source, "make the kite blue")
+    remix = submit_remix(credentials, video=source, prompt="make the kite blue")
 
     assert remix.remixed_from_video_id == source.id
     assert remix.prompt == "make the kite blue"
@@ -173,7 +173,7 @@ def test_a_bad_remix_costs_no_request(
     credentials: SoraCredentials, sora_emulator: Emulator, video: str, prompt: str, param: str
 ) -> None:
     with pytest.raises(InvalidParameter) as caught:
-        submit_remix(credentials, video, prompt)
+        submit_remix(credentials, video=video, prompt=prompt)
 
     assert caught.value.param == param
     assert sora_emulator.stats()["requests_total"] == 0
@@ -186,7 +186,7 @@ def test_an_unsafe_id_from_the_server_is_refused(rogue_server: Any, api_key: str
     credentials = SoraCredentials(api_key=api_key, base_url=base_url)
 
     with pytest.raises(UnexpectedResponse, match="unsafe video id"):
-        submit_video(credentials, "a koi pond")
+        submit_video(credentials, prompt="a koi pond")
 
 
 def test_a_key_echoed_back_by_a_server_is_redacted(
@@ -201,7 +201,7 @@ def test_a_key_echoed_back_by_a_server_is_redacted(
     credentials = SoraCredentials(api_key=api_key, base_url=rogue_server(echo))
 
     with pytest.raises(AuthenticationFailed) as caught:
-        submit_video(credentials, "a koi pond")
+        submit_video(credentials, prompt="a koi pond")
 
     assert "Incorrect API key provided: Bearer ***" in str(caught.value)
     assert api_key not in repr(caught.value)

@@ -38,9 +38,9 @@ def test_submit_await_and_fetch_keep_the_created_id(
 ) -> None:
     @flow
     def generate() -> tuple[Video, Video, Any]:
-        submitted = submit_video(credentials, "Dunes at noon")
-        completed = await_video(credentials, submitted, timeout_seconds=60)
-        return submitted, completed, fetch_video(credentials, completed, f"{tmp_path}/videos/")
+        submitted = submit_video(credentials, prompt="Dunes at noon")
+        completed = await_video(credentials, video=submitted, timeout_seconds=60)
+        return submitted, completed, fetch_video(credentials, video=completed, destination=f"{tmp_path}/videos/")
 
     submitted, completed, stored = generate()
 
@@ -57,10 +57,12 @@ def test_a_failed_job_and_a_passed_deadline_name_the_created_id(
 ) -> None:
     @flow
     def both() -> tuple[Video, Any, Video, Any]:
-        failing = submit_video(credentials, "Fails [emulator:fail=moderation_blocked]")
-        stuck = submit_video(credentials, "Never ends [emulator:stuck]")
-        failed = await_video(credentials, failing.id, return_state=True)
-        timed_out = await_video(credentials, stuck.id, timeout_seconds=1.0, poll_window_seconds=0.4, return_state=True)
+        failing = submit_video(credentials, prompt="Fails [emulator:fail=moderation_blocked]")
+        stuck = submit_video(credentials, prompt="Never ends [emulator:stuck]")
+        failed = await_video(credentials, video=failing.id, return_state=True)
+        timed_out = await_video(
+            credentials, video=stuck.id, timeout_seconds=1.0, poll_window_seconds=0.4, return_state=True
+        )
         return failing, failed.result(raise_on_failure=False), stuck, timed_out.result(raise_on_failure=False)
 
     failing, failed, stuck, timed_out = both()
@@ -75,12 +77,14 @@ def test_an_extension_and_an_edit_of_a_waited_video_keep_their_created_ids(
 ) -> None:
     @flow
     def derive() -> tuple[Video, list[Video], list[Video]]:
-        source = await_video(credentials, submit_video(credentials, "A kite", seconds=4), timeout_seconds=60)
+        source = await_video(
+            credentials, video=submit_video(credentials, prompt="A kite", seconds=4), timeout_seconds=60
+        )
         jobs = [
-            submit_extension(credentials, source, "The kite climbs", seconds=4),
-            submit_edit(credentials, source.id, "A red kite"),
+            submit_extension(credentials, video=source, prompt="The kite climbs", seconds=4),
+            submit_edit(credentials, video=source.id, prompt="A red kite"),
         ]
-        return source, jobs, [await_video(credentials, job, timeout_seconds=60) for job in jobs]
+        return source, jobs, [await_video(credentials, video=job, timeout_seconds=60) for job in jobs]
 
     source, jobs, done = derive()
 
@@ -96,9 +100,9 @@ def test_a_remix_of_a_waited_video_keeps_its_created_id(api_key: str) -> None:
 
         @flow
         def remix() -> tuple[Video, Video, Video]:
-            source = await_video(credentials, submit_video(credentials, "A kite"), timeout_seconds=60)
-            job = submit_remix(credentials, source, "A blue kite")
-            return source, job, await_video(credentials, job, timeout_seconds=60)
+            source = await_video(credentials, video=submit_video(credentials, prompt="A kite"), timeout_seconds=60)
+            job = submit_remix(credentials, video=source, prompt="A blue kite")
+            return source, job, await_video(credentials, video=job, timeout_seconds=60)
 
         source, job, done = remix()
 
