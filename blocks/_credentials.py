@@ -13,6 +13,7 @@ from pydantic import ConfigDict, Field, HttpUrl, SecretStr, ValidationInfo, fiel
 
 from prefect_sora._errors import InvalidParameter
 from prefect_sora._pricing import PriceTable, price_table
+from prefect_sora._spend import check_name as check_spend_name
 from prefect_sora._transport.client import DEFAULT_BASE_URL, SoraClient
 from prefect_sora._transport.retries import RetryPolicy
 from prefect_sora._validation import check_base_url, check_gateway_headers, check_pacing
@@ -51,6 +52,9 @@ class SoraCredentials(CredentialsBlock):
             every request takes a slot of, so all workers on the key share one limit.
         rate_limit_patience_seconds: How long one request keeps going again after
             429s, which use up no retries, before it fails with ``RateLimited``.
+        spend_limit_name: A spend limit on the Prefect server (``prefect-sora spend-limit
+            create NAME --usd 100 --window 24h``) that the flows reserve each job's
+            estimate on before its create: every process on the key shares it.
         auth_header: How the key is sent: ``authorization`` (``Authorization: Bearer``,
             the default) or ``api-key`` (Azure OpenAI).
         extra_headers: Headers sent with every request to the API's origin, kept
@@ -154,6 +158,13 @@ class SoraCredentials(CredentialsBlock):
         ge=0,
         description="Seconds one request keeps going again after 429s (which use no retries) before it fails.",
     )
+    spend_limit_name: str | None = Field(
+        title="Spend limit name",
+        default=None,
+        description="A spend limit on the Prefect server (prefect-sora spend-limit create NAME --usd 100 "
+        "--window 24h): the flows reserve each job's estimate on it before its create, so every worker on "
+        "this key stays within it together. A missing limit stops a run before anything is paid.",
+    )
 
     auth_header: Literal["authorization", "api-key"] = Field(
         title="Auth header",
@@ -241,6 +252,13 @@ class SoraCredentials(CredentialsBlock):
             return None  # an empty form field: no shared limit
         check_pacing(requests_per_minute=None, max_running_jobs=None, rate_limit_name=value)
         return value
+
+    @field_validator("spend_limit_name")
+    @classmethod
+    def _check_spend_limit_name(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            return None  # an empty form field: no spend limit
+        return value if value is None else check_spend_name(value)
 
     @classmethod
     def from_env(cls, **overrides: Any) -> SoraCredentials:

@@ -27,6 +27,7 @@ from prefect_sora._errors import (
     JobCancelled,
     JobFailed,
     SoraError,
+    SpendLimitReached,
     SubmissionUncertain,
     VideoDefective,
     WaitTimeout,
@@ -38,6 +39,7 @@ from prefect_sora._transport.reconcile import find_matching_job
 from prefect_sora.flows._gate import SubmitGate
 from prefect_sora.flows._results import ItemStatus, VideoResult
 from prefect_sora.tasks._common import run_logger
+from prefect_sora.tasks._spend import SpendGuard, spend_guard
 
 Logger = logging.Logger | logging.LoggerAdapter[logging.Logger]
 
@@ -106,6 +108,9 @@ class Run:
         policy: What to do on its own about failed jobs and expired content.
         storage_options: fsspec options for the outputs.
         on_stored: Awaited with the result of each video this run stores (a link artifact).
+        spend: The key's shared spend limit: each create reserves its estimate on it
+            first, and a failed job gives it back. When not given, the one the steps'
+            credentials name (``spend_limit_name``), opened at the first create.
         gate: The run's one submit gate, shared by all of its items.
     """
 
@@ -115,7 +120,9 @@ class Run:
     policy: Policy = field(default_factory=Policy)
     storage_options: dict[str, Any] | None = None
     on_stored: Callable[[VideoResult], Awaitable[None]] | None = None
+    spend: SpendGuard | None = None
     gate: SubmitGate = field(default_factory=SubmitGate, init=False, repr=False)
+    _spend_opened: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
 
     async def produce(self, job: Job, entry: JournalEntry | None = None) -> VideoResult:
         """Take one job from wherever the journal says it is to a stored file.
@@ -155,10 +162,15 @@ class Run:
                 completed = await self.steps.wait(video)
                 item.billed = True  # billed from here on, whatever happens to the download
                 stored = await self.steps.fetch(completed.id, paid=job.request)
+            except SpendLimitReached as exc:
+                # Refused before any request: the journal still says "new", so a rerun with the key retries it.
+                return item.result("refused", error=exc)
             except JobCancelled as exc:  # before JobFailed: a cancelled job is never resubmitted
+                await self._give_back(item)
                 await self.journal.save(entry.to_failed(exc.video_id, code=CANCELLED, message=exc.message))
                 return item.result("cancelled", error=exc, video_id=exc.video_id)
             except JobFailed as exc:
+                await self._give_back(item)
                 await self.journal.save(entry.to_failed(exc.video_id, code=exc.code, message=exc.message))
                 if len(entry.failed_ids) <= self.policy.resubmit_failed:
                     logger.warning("Item %d: job %s failed (%s); resubmitting", job.index, exc.video_id, exc.code)
@@ -179,6 +191,8 @@ class Run:
                 # Kept where it was stored and not journaled as stored: a rerun downloads and checks it again.
                 return item.result("defective", error=exc, stored=exc.result, problems=exc.problems)
             except SoraError as exc:
+                if item.reserved and not item.created and not isinstance(exc, SubmissionUncertain):
+                    await self._give_back(item)  # the create was refused outright: no job, nothing billed
                 return item.result("error", error=exc, video_id=exc.video_id)
             await self.journal.save(entry.to_stored(stored))
             result = item.result("stored", stored=stored)
@@ -196,13 +210,34 @@ class Run:
             found = await self._look_up(item, entry.submitting_since, logger)
             if found is not None:
                 return found
+        spend = await self._spend_guard()
+        if spend is not None:
+            # Reserved before the create, never after; refused (SpendLimitReached) before any request.
+            item.reserved = await spend.reserve(job.estimate.total_usd, what=f"item {job.index}")
+            item.reserved_at = time.monotonic()
+        item.created = False
         async with self.gate.create():
             known = await self.journal.known_ids()
             await self.journal.save(entry.to_submitting(time.time()))
             key = f"{self.journal.key}-{job.index}-{len(entry.failed_ids)}"
             video = await self.steps.submit(job, idempotency_key=key, exclude_ids=known)
+            item.created = True
             await self.journal.save(entry.to_submitted(video.id))
         return video
+
+    async def _spend_guard(self) -> SpendGuard | None:
+        """The given guard, or the one the credentials name: every create of a key with a limit is guarded."""
+        async with self._spend_opened:
+            if self.spend is None:
+                credentials = getattr(self.steps, "credentials", None)
+                self.spend = await spend_guard(credentials) if credentials is not None else None
+            return self.spend
+
+    async def _give_back(self, item: _Item) -> None:
+        """A reservation this run made for a job that was not billed goes back to the spend limit."""
+        if self.spend is not None and item.reserved:
+            cents, item.reserved = item.reserved, 0
+            await self.spend.give_back(cents, what=f"item {item.job.index}", since=item.reserved_at)
 
     async def _look_up(self, item: _Item, since: float, logger: Logger) -> Video | None:
         """The job an interrupted create made, if ``GET /videos`` shows one; recorded before the gate opens."""
@@ -238,6 +273,11 @@ class _Item:
     billed: bool = False
     #: The price of a video generated again after its content expired.
     paid_again: Decimal = Decimal("0")
+    #: Cents this run reserved on the spend limit for the current create, and when.
+    reserved: int = 0
+    reserved_at: float | None = None
+    #: The current create returned a job (a reservation is then kept unless the job fails).
+    created: bool = False
 
     def result(
         self,

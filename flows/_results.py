@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-ItemStatus = Literal["stored", "defective", "failed", "cancelled", "timed_out", "expired", "error"]
+ItemStatus = Literal["stored", "defective", "failed", "cancelled", "timed_out", "expired", "refused", "error"]
 
 
 class VideoResult(BaseModel):
@@ -21,7 +21,9 @@ class VideoResult(BaseModel):
             job failed, not billed); ``cancelled`` (cancelled at the gateway, not
             billed, never resubmitted); ``timed_out``
             (still running at the deadline: rerun to resume); ``expired`` (the
-            download window closed); ``error`` (anything else, see ``error``).
+            download window closed); ``refused`` (the key's spend limit had no room for
+            it: nothing was sent, rerun with the same key later); ``error`` (anything else,
+            see ``error``).
         url: The stored file's fsspec URL.
         estimated_usd: The price if the job completes.
         actual_usd: What was billed: the price once completed, 0 for a failed job.

@@ -23,6 +23,8 @@ Classes are grouped by what the caller does next::
     ├── WaitTimeout ............... the wait's deadline passed; resume with video_id
     ├── ContentExpired ............ the download window is over (also a job whose status is `expired`)
     ├── VideoDefective ............ stored, but not the video paid for; kept as evidence for a refund claim
+    ├── SpendLimitReached ......... the key's shared spend limit has no room for this job now; nothing was sent
+    ├── ApprovalDenied ............ a person denied the run's estimate, or nobody answered in time; nothing was created
     ├── VideoNotStored ............ a flow's video did not end stored; carries its result
     └── BatchIncomplete ........... some videos of a batch did not end stored; carries the BatchResult
 
@@ -228,6 +230,52 @@ class VideoDefective(SoraError):
         self.problems = list(problems or [])
 
 
+class SpendLimitReached(SoraError):
+    """The spend limit shared on the Prefect server has no room for this job's estimate; nothing was sent.
+
+    Not billed. ``limit_name`` names the limit, ``needed_usd`` the job's estimate and
+    ``remaining_usd`` what the window had left (None if it could not be read). Rerun with
+    the same idempotency key once the window has room again (or the limit is raised).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        limit_name: str,
+        needed_usd: Decimal | None = None,
+        remaining_usd: Decimal | None = None,
+        **kw: Any,
+    ) -> None:
+        super().__init__(message, **kw)
+        self.code = "spend_limit_reached"
+        self.limit_name = limit_name
+        self.needed_usd = needed_usd
+        self.remaining_usd = remaining_usd
+
+
+class ApprovalDenied(SoraError):
+    """The run's estimate was over ``approve_over_usd`` and was not approved; nothing was created.
+
+    ``note`` is what the person who denied it wrote; ``timed_out`` is True when nobody
+    answered within the approval's timeout.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        estimated_usd: Decimal | None = None,
+        note: str = "",
+        timed_out: bool = False,
+        **kw: Any,
+    ) -> None:
+        super().__init__(message, **kw)
+        self.estimated_usd = estimated_usd
+        self.note = note
+        self.timed_out = timed_out
+
+
 class VideoNotStored(SoraError):
     """A single-video flow's video did not end stored; ``result`` keeps its id, status and cost.
 
@@ -249,6 +297,7 @@ class BatchIncomplete(SoraError):
 
 
 __all__ = [
+    "ApprovalDenied",
     "AuthenticationFailed",
     "BatchIncomplete",
     "BudgetExceeded",
@@ -263,6 +312,7 @@ __all__ = [
     "RateLimited",
     "ServerError",
     "SoraError",
+    "SpendLimitReached",
     "SubmissionUncertain",
     "TransientError",
     "TransportError",

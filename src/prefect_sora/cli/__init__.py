@@ -19,6 +19,7 @@ import typer
 from prefect_sora.cli._emulator import emulator
 from prefect_sora.cli._estimate import estimate
 from prefect_sora.cli._generate import batch, generate
+from prefect_sora.cli._spend import spend_limit
 from prefect_sora.cli._video import fetch, list_videos, status, wait
 
 app = typer.Typer(
@@ -36,6 +37,7 @@ app.command("status")(status)
 app.command("wait")(wait)
 app.command("fetch")(fetch)
 app.command("list")(list_videos)
+app.add_typer(spend_limit, name="spend-limit")
 
 
 def main() -> None:
