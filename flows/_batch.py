@@ -19,6 +19,7 @@ from prefect_sora._models import VideoRequest
 from prefect_sora._pricing import CostEstimate, PriceTable, check_budget
 from prefect_sora._validation import validate_request
 from prefect_sora.blocks._credentials import SoraCredentials
+from prefect_sora.blocks._storage import SoraStorage
 from prefect_sora.flows._artifacts import Report, publish_results
 from prefect_sora.flows._common import journal_for, resume_hint, run_key
 from prefect_sora.flows._credentials import resolve_credentials
@@ -27,6 +28,7 @@ from prefect_sora.flows._items import produce_items
 from prefect_sora.flows._pipeline import Job, Policy
 from prefect_sora.flows._results import BatchResult
 from prefect_sora.flows._shards import SHARD_DEPLOYMENT, scatter, shard_credentials, split
+from prefect_sora.flows._storage import resolve_storage, storage_name
 from prefect_sora.tasks import estimate_cost
 from prefect_sora.tasks._common import run_logger
 
@@ -46,6 +48,7 @@ async def batch_text_to_video(
     resubmit_failed: int = 0,
     regenerate_expired: bool = False,
     storage_options: OptionalOptions = {},  # noqa: B006  (never mutated; an empty object in the form)
+    storage: SoraStorage | str | None = None,
     journal_url: OptionalText = "",
     shards: int = 1,
     shard_deployment: str = SHARD_DEPLOYMENT,
@@ -70,12 +73,14 @@ async def batch_text_to_video(
         timeout_seconds: Longest wait for one job.
         resubmit_failed: Times a failed job (not billed) may be resubmitted, per item.
         regenerate_expired: If the download window closed, generate the video again (pays again).
-        storage_options: fsspec options for `out`.
+        storage_options: fsspec options for `out` that are not secret (endpoint, region); keys go in `storage`.
+        storage: A `SoraStorage` block or a saved block's name: `out` is then a path under its
+            base URL, written with its options (secrets included, never in the run's parameters).
         journal_url: Where the resume journal lives (default `{out}/.prefect-sora/journal`).
         shards: Split the items into this many shards, each run by `shard_deployment` on
             whichever worker of its work pool takes it (1: all here). `out` and the
             journal must then be on storage every worker reaches (`s3://...`), and
-            `credentials` a saved block's name (or None for the workers' environment).
+            `credentials` and `storage` saved blocks' names (or None for the workers' environment).
         shard_deployment: The deployment of the `sora-batch-shard` flow that runs a shard.
         shard_stale_seconds: A shard run that stops beating its lease for this long is
             taken for dead (its worker is gone) and started again, resuming from the journal.
@@ -110,14 +115,16 @@ async def batch_text_to_video(
     if not shard_stale_seconds > 0:
         raise InvalidParameter("shard_stale_seconds", shard_stale_seconds, "must be a positive number of seconds")
     shard_creds = shard_credentials(credentials) if len(parts) > 1 else None
+    shard_storage = storage_name(storage) if len(parts) > 1 else None
+    target = await resolve_storage(storage, out=out, storage_options=storage_options)
     creds = await resolve_credentials(credentials)
     checked = _checked(requests, creds.prices())
     estimates = await _estimate_all(checked, creds)
     total = sum((e.total_usd for e in estimates), Decimal("0"))
     check_budget(total, max_cost_usd)
     key = run_key(idempotency_key)
-    folder = out if out.endswith("/") else f"{out}/"
-    journal = journal_for(folder, key, journal_url, storage_options)
+    folder = target.out if target.out.endswith("/") else f"{target.out}/"
+    journal = journal_for(folder, key, journal_url, target.storage_options)
     await journal.sweep()
     logger = run_logger(__name__)
     logger.info("Batch of %d videos, estimated $%s; resume key %s", len(checked), total, key)
@@ -140,7 +147,9 @@ async def batch_text_to_video(
                 "resubmit_failed": resubmit_failed,
                 "regenerate_expired": regenerate_expired,
                 "storage_options": storage_options,
+                "storage": shard_storage,
             },
+            storage_options=target.storage_options,
             stale_after=shard_stale_seconds,
             logger=logger,
         )
@@ -154,7 +163,7 @@ async def batch_text_to_video(
             concurrency=concurrency,
             timeout_seconds=timeout_seconds,
             policy=Policy(resubmit_failed=resubmit_failed, regenerate_expired=regenerate_expired),
-            storage_options=storage_options,
+            storage_options=target.storage_options,
         )
 
     batch = BatchResult.of(results, estimated_usd=total, idempotency_key=key, journal_url=journal.url)

@@ -7,11 +7,13 @@ from prefect import flow
 from prefect_sora._models import VideoSeconds
 from prefect_sora._validation import validate_request
 from prefect_sora.blocks._credentials import SoraCredentials
+from prefect_sora.blocks._storage import SoraStorage
 from prefect_sora.flows._artifacts import Report
 from prefect_sora.flows._common import run_single
 from prefect_sora.flows._credentials import resolve_credentials
 from prefect_sora.flows._forms import ModelChoice, OptionalOptions, OptionalText, SizeChoice
 from prefect_sora.flows._results import VideoResult
+from prefect_sora.flows._storage import resolve_storage
 from prefect_sora.tasks._common import load_input_reference
 
 #: The title and artifact keys (sora-image-to-video-costs, sora-image-to-video-summary) of its runs.
@@ -34,6 +36,7 @@ async def image_to_video(
     regenerate_expired: bool = False,
     image_storage_options: OptionalOptions = {},  # noqa: B006  (never mutated)
     storage_options: OptionalOptions = {},  # noqa: B006  (never mutated; an empty object in the form)
+    storage: SoraStorage | str | None = None,
     journal_url: OptionalText = "",
 ) -> VideoResult:
     """Generate a video that starts from an image and store it.
@@ -56,7 +59,9 @@ async def image_to_video(
         resubmit_failed: Times a failed job (not billed) may be resubmitted.
         regenerate_expired: If the download window closed, generate the video again (pays again).
         image_storage_options: fsspec options for `image_url`.
-        storage_options: fsspec options for `out`.
+        storage_options: fsspec options for `out` that are not secret (endpoint, region); keys go in `storage`.
+        storage: A `SoraStorage` block or a saved block's name: `out` is then a path under its
+            base URL, written with its options (secrets included, never in the run's parameters).
         journal_url: Where the resume journal lives.
 
     Returns:
@@ -84,6 +89,7 @@ async def image_to_video(
             print(result.url)  # memory:///videos/video_....mp4
         ```
     """
+    target = await resolve_storage(storage, out=out, storage_options=storage_options)
     creds = await resolve_credentials(credentials)
     request = validate_request(prompt=prompt, model=model, seconds=seconds, size=size, table=creds.prices())
     reference = await load_input_reference(image_url, request.size, image_storage_options)
@@ -92,10 +98,10 @@ async def image_to_video(
         request,
         credentials=creds,
         max_cost_usd=max_cost_usd,
-        out=out,
+        out=target.out,
         idempotency_key=idempotency_key,
         journal_url=journal_url,
-        storage_options=storage_options,
+        storage_options=target.storage_options,
         timeout_seconds=timeout_seconds,
         resubmit_failed=resubmit_failed,
         regenerate_expired=regenerate_expired,

@@ -10,11 +10,13 @@ from prefect_sora._errors import InvalidParameter
 from prefect_sora._pricing import check_budget
 from prefect_sora._validation import check_prompt, check_video_id, validate_request
 from prefect_sora.blocks._credentials import SoraCredentials
+from prefect_sora.blocks._storage import SoraStorage
 from prefect_sora.flows._artifacts import Report
 from prefect_sora.flows._common import run_single
 from prefect_sora.flows._credentials import resolve_credentials
 from prefect_sora.flows._forms import OptionalOptions, OptionalText
 from prefect_sora.flows._results import VideoResult
+from prefect_sora.flows._storage import resolve_storage
 
 #: The title and artifact keys (sora-remix-costs, sora-remix-summary) of its runs.
 REPORT = Report("Sora remix", "sora-remix")
@@ -32,6 +34,7 @@ async def remix_video(
     resubmit_failed: int = 0,
     regenerate_expired: bool = False,
     storage_options: OptionalOptions = {},  # noqa: B006  (never mutated; an empty object in the form)
+    storage: SoraStorage | str | None = None,
     journal_url: OptionalText = "",
 ) -> VideoResult:
     """Remix a completed video with a new prompt and store the result.
@@ -49,7 +52,9 @@ async def remix_video(
         timeout_seconds: Longest wait for the job.
         resubmit_failed: Times a failed job (not billed) may be resubmitted.
         regenerate_expired: If the download window closed, generate the video again (pays again).
-        storage_options: fsspec options for `out`.
+        storage_options: fsspec options for `out` that are not secret (endpoint, region); keys go in `storage`.
+        storage: A `SoraStorage` block or a saved block's name: `out` is then a path under its
+            base URL, written with its options (secrets included, never in the run's parameters).
         journal_url: Where the resume journal lives.
 
     Returns:
@@ -69,6 +74,7 @@ async def remix_video(
             print(remix.video_id != first.video_id)  # True
         ```
     """
+    target = await resolve_storage(storage, out=out, storage_options=storage_options)
     creds = await resolve_credentials(credentials)
     source_id = check_video_id(video_id)
     check_prompt(prompt)
@@ -96,10 +102,10 @@ async def remix_video(
         request,
         credentials=creds,
         max_cost_usd=max_cost_usd,
-        out=out,
+        out=target.out,
         idempotency_key=idempotency_key,
         journal_url=journal_url,
-        storage_options=storage_options,
+        storage_options=target.storage_options,
         timeout_seconds=timeout_seconds,
         resubmit_failed=resubmit_failed,
         regenerate_expired=regenerate_expired,

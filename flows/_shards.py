@@ -48,6 +48,7 @@ from prefect_sora.flows._forms import OptionalOptions, Requests
 from prefect_sora.flows._items import produce_items
 from prefect_sora.flows._pipeline import Job, Policy
 from prefect_sora.flows._results import BatchResult, VideoResult
+from prefect_sora.flows._storage import resolve_storage
 from prefect_sora.tasks._common import run_logger
 
 #: The deployment of :func:`batch_shard` in this project's prefect.yaml.
@@ -220,9 +221,15 @@ async def scatter(
     shard_parameters: dict[str, Any],
     stale_after: float,
     logger: logging.Logger | logging.LoggerAdapter[logging.Logger],
+    storage_options: dict[str, Any] | None = None,
     poll_interval: float = 2.0,
 ) -> list[VideoResult]:
-    """Run the shards on the work pool and gather every item's result from the journal."""
+    """Run the shards on the work pool and gather every item's result from the journal.
+
+    ``shard_parameters`` go into every shard run's parameters, which Prefect stores and
+    shows: block names and plain options only. ``storage_options`` (the resolved ones,
+    secrets included) are only for reading the shards' leases here.
+    """
     async with get_client() as client:
         try:
             await client.read_deployment_by_name(deployment)
@@ -256,7 +263,7 @@ async def scatter(
         parameters=parameters,
         run_key=parent,
         journal_url=journal.url,
-        storage_options=shard_parameters.get("storage_options"),
+        storage_options=storage_options,
         stale_after=stale_after,
         poll_interval=poll_interval,
         logger=logger,
@@ -301,6 +308,7 @@ async def batch_shard(
     regenerate_expired: bool = False,
     storage_options: OptionalOptions = {},  # noqa: B006  (never mutated; an empty object in the form)
     stale_after: float = 60.0,
+    storage: str | None = None,
 ) -> BatchResult:
     """One shard of a sharded `batch_text_to_video`: its items, resumed from the shared journal.
 
@@ -316,13 +324,16 @@ async def batch_shard(
         raise InvalidParameter("indices", indices, f"must give one batch position per request ({len(requests)})")
     if concurrency < 1:
         raise InvalidParameter("concurrency", concurrency, "must be at least 1")
+    # The storage block by name, as the parent saw it: its secrets never travel in parameters.
+    target = await resolve_storage(storage, out=out, storage_options=storage_options)
+    options = target.storage_options
     creds = await resolve_credentials(credentials)
     table = creds.prices()
     jobs = []
     for index, item in zip(indices, requests, strict=True):
         request = validate_request(**item.model_dump(), table=table)
         jobs.append(Job(index, request, estimate(request.model, request.size, int(request.seconds), table=table)))
-    journal = Journal(journal_url, idempotency_key, storage_options or None)
+    journal = Journal(journal_url, idempotency_key, options)
     context = FlowRunContext.get()
     owner = str(context.flow_run.id) if context is not None and context.flow_run is not None else uuid.uuid4().hex
     lease = Lease(
@@ -330,7 +341,7 @@ async def batch_shard(
         owner,
         interval=stale_after / 6,
         stale_after=stale_after,
-        storage_options=storage_options or None,
+        storage_options=options,
     )
     logger = run_logger(__name__)
     await lease.acquire()
@@ -342,7 +353,7 @@ async def batch_shard(
         entry.outcome, entry.outcome_run = result.model_dump(mode="json"), parent_run
         await journal.save(entry)
 
-    folder = out if out.endswith("/") else f"{out}/"
+    folder = target.out if target.out.endswith("/") else f"{target.out}/"
     work = asyncio.ensure_future(
         produce_items(
             jobs,
@@ -353,7 +364,7 @@ async def batch_shard(
             concurrency=concurrency,
             timeout_seconds=timeout_seconds,
             policy=Policy(resubmit_failed=resubmit_failed, regenerate_expired=regenerate_expired),
-            storage_options=storage_options or None,
+            storage_options=options,
             on_result=record,
         )
     )

@@ -7,11 +7,13 @@ from prefect import flow
 from prefect_sora._models import VideoSeconds
 from prefect_sora._validation import validate_request
 from prefect_sora.blocks._credentials import SoraCredentials
+from prefect_sora.blocks._storage import SoraStorage
 from prefect_sora.flows._artifacts import Report
 from prefect_sora.flows._common import run_single
 from prefect_sora.flows._credentials import resolve_credentials
 from prefect_sora.flows._forms import ModelChoice, OptionalOptions, OptionalText, SizeChoice
 from prefect_sora.flows._results import VideoResult
+from prefect_sora.flows._storage import resolve_storage
 
 #: The title and artifact keys (sora-text-to-video-costs, sora-text-to-video-summary) of its runs.
 REPORT = Report("Sora text-to-video", "sora-text-to-video")
@@ -31,6 +33,7 @@ async def text_to_video(
     resubmit_failed: int = 0,
     regenerate_expired: bool = False,
     storage_options: OptionalOptions = {},  # noqa: B006  (never mutated; an empty object in the form)
+    storage: SoraStorage | str | None = None,
     journal_url: OptionalText = "",
 ) -> VideoResult:
     """Generate one video from a prompt and store it.
@@ -53,7 +56,9 @@ async def text_to_video(
         timeout_seconds: Longest wait for the job.
         resubmit_failed: Times a failed job (not billed) may be resubmitted.
         regenerate_expired: If the download window closed, generate the video again (pays again).
-        storage_options: fsspec options for `out` (e.g. S3 endpoint and keys).
+        storage_options: fsspec options for `out` that are not secret (endpoint, region); keys go in `storage`.
+        storage: A `SoraStorage` block or a saved block's name: `out` is then a path under its
+            base URL, written with its options (secrets included, never in the run's parameters).
         journal_url: Where the resume journal lives (default `{out}/.prefect-sora/journal`).
 
     Returns:
@@ -72,6 +77,7 @@ async def text_to_video(
             print(result.url, result.actual_usd)  # file://.../videos/video_....mp4 0.40
         ```
     """
+    target = await resolve_storage(storage, out=out, storage_options=storage_options)
     creds = await resolve_credentials(credentials)
     request = validate_request(prompt=prompt, model=model, seconds=seconds, size=size, table=creds.prices())
     return await run_single(
@@ -79,10 +85,10 @@ async def text_to_video(
         request,
         credentials=creds,
         max_cost_usd=max_cost_usd,
-        out=out,
+        out=target.out,
         idempotency_key=idempotency_key,
         journal_url=journal_url,
-        storage_options=storage_options,
+        storage_options=target.storage_options,
         timeout_seconds=timeout_seconds,
         resubmit_failed=resubmit_failed,
         regenerate_expired=regenerate_expired,

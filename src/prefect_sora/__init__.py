@@ -23,6 +23,7 @@ from prefect_sora._version import __version__
 _LAZY: dict[str, str] = {
     # the block
     "SoraCredentials": "prefect_sora.blocks._credentials",
+    "SoraStorage": "prefect_sora.blocks._storage",
     # tasks
     "estimate_cost": "prefect_sora.tasks._estimate",
     "submit_video": "prefect_sora.tasks._submit",
@@ -90,6 +91,7 @@ if TYPE_CHECKING:
     from prefect_sora._pricing import CostEstimate, PriceOverrides
     from prefect_sora._transport.client import SoraClient
     from prefect_sora.blocks._credentials import SoraCredentials
+    from prefect_sora.blocks._storage import SoraStorage
     from prefect_sora.emulator._config import EmulatorConfig
     from prefect_sora.emulator._server import Emulator
     from prefect_sora.flows._batch import batch_text_to_video
@@ -131,6 +133,7 @@ __all__ = [
     "PriceOverrides",
     "SoraClient",
     "SoraCredentials",
+    "SoraStorage",
     "StoredVideo",
     "Video",
     "VideoError",

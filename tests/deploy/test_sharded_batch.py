@@ -24,7 +24,7 @@ import pytest
 from deploy_helpers import BIN, Project, Server, prefect
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from prefect_sora.blocks import SoraCredentials
+from prefect_sora.blocks import SoraCredentials, SoraStorage
 from prefect_sora.emulator import Emulator
 
 pytestmark = pytest.mark.slow
@@ -37,6 +37,8 @@ KEY = "nightly-sharded-1"
 # a live shard is restarted only if its process gets no turn for half a minute: long
 # enough for a loaded CI machine, short enough for the killed shard's restart to come soon.
 STALE = 30
+#: The saved SoraStorage block that holds the S3 secret; runs and shard runs get only its name.
+STORAGE_BLOCK = "sharded-s3"
 
 PARENT = """
 import asyncio, json, sys
@@ -50,7 +52,7 @@ requests = [VideoRequest(prompt=f"A sharded video, take {i}") for i in range(opt
 try:
     result = asyncio.run(batch_text_to_video(
         requests, out=options["out"], credentials="sora", idempotency_key=options["key"], shards=3,
-        concurrency=12, storage_options=options["storage"], shard_stale_seconds=STALE, max_cost_usd=100,
+        concurrency=12, storage=options["storage"], shard_stale_seconds=STALE, max_cost_usd=100,
     ))
 except BatchIncomplete as incomplete:
     result = incomplete.result
@@ -71,10 +73,13 @@ def s3(s3_endpoint: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def workers(project: Project, gateway: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Any]]:
-    """The ``sora`` block and the shared limit saved, then three workers on its pool, each in its own session."""
+def workers(
+    project: Project, gateway: Emulator, s3: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[Any]]:
+    """The ``sora`` and storage blocks and the shared limit saved, then three workers on its pool, each in a session."""
     server = project.server
     with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+        SoraStorage(base_url="s3://videos/", storage_options=s3).save(STORAGE_BLOCK, overwrite=True)
         SoraCredentials(
             api_key="sk-sharded-LEAKCANARY-51e0",
             base_url=gateway.base_url,
@@ -117,7 +122,7 @@ def workers(project: Project, gateway: Emulator, tmp_path_factory: pytest.TempPa
 
 
 def parent(server: Server, s3: dict[str, Any], out: str) -> subprocess.Popen[str]:
-    options = {"items": ITEMS, "out": out, "key": KEY, "storage": s3, "stale": STALE}
+    options = {"items": ITEMS, "out": out, "key": KEY, "storage": STORAGE_BLOCK, "stale": STALE}
     return subprocess.Popen(
         [sys.executable, "-c", PARENT, json.dumps(options)],
         env=server.env,
@@ -215,6 +220,9 @@ def test_a_sharded_batch_survives_a_killed_worker_stays_under_the_limit_and_resu
     # runs at least. A live shard starved of CPU past STALE may be restarted too (what
     # the lease is for; the money above holds either way), so the count is bounded, not exact.
     runs = {run["id"]: run for run in shard_runs(server, before)}
+    # Shard runs are told the storage block's name, never its secret.
+    assert {run["parameters"]["storage"] for run in runs.values()} == {STORAGE_BLOCK}
+    assert not any(run["parameters"].get("storage_options") for run in runs.values())
     described = [(r["name"], r["state_name"], (r.get("state") or {}).get("message")) for r in runs.values()]
     assert runs[killed["id"]]["state_type"] == "CRASHED"
     assert 4 <= len(runs) <= 7, described

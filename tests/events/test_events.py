@@ -16,7 +16,7 @@ from prefect.settings import PREFECT_SERVER_EVENTS_MAXIMUM_SIZE_BYTES, temporary
 
 from prefect_sora._models import VideoRequest
 from prefect_sora._pricing import estimate
-from prefect_sora.blocks import SoraCredentials
+from prefect_sora.blocks import SoraCredentials, SoraStorage
 from prefect_sora.emulator import Emulator
 from prefect_sora.flows import batch_text_to_video, remix_video, text_to_video
 from prefect_sora.flows._pipeline import Job
@@ -59,12 +59,13 @@ def test_a_single_video_run_emits_submitted_completed_and_stored_with_its_run_bl
     api_url: str,
 ) -> None:
     block, block_id = saved(credentials)
-    out = f"s3://videos/events-{uuid.uuid4().hex[:8]}/"
-    options = {**s3_options, "secret": STORAGE_CANARY}  # moto takes any secret
+    out = f"events-{uuid.uuid4().hex[:8]}/"
+    # The storage's secret in the block that keeps it (moto takes any secret); out is relative to its base.
+    storage = SoraStorage(base_url="s3://videos/", storage_options={**s3_options, "secret": STORAGE_CANARY})
     prompt = "A koi pond at dawn, slow dolly in, mist over the water and lanterns along the bank"
     state = asyncio.run(
         text_to_video(
-            prompt, seconds="8", size="1280x720", out=out, credentials=block, storage_options=options, return_state=True
+            prompt, seconds="8", size="1280x720", out=out, credentials=block, storage=storage, return_state=True
         )
     )
     result = state.result()

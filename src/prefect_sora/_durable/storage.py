@@ -21,7 +21,7 @@ import fsspec
 from fsspec import AbstractFileSystem
 
 from prefect_sora._durable.atomic import Partial, sweep_partials
-from prefect_sora._errors import InvalidContent
+from prefect_sora._errors import InvalidContent, InvalidParameter
 from prefect_sora._models import StoredVideo, VideoVariant
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-]+")
@@ -73,6 +73,93 @@ def resolve_destination(
     if destination.endswith(("/", "\\")) or fs.isdir(path):
         return fs, posixpath.join(path.rstrip("/"), name) if path else name
     return fs, path
+
+
+#: Option names that hold a secret, wherever they sit in a set of fsspec options (s3fs,
+#: gcsfs, adlfs, sftp, http ...): compared lowercased, ``-`` read as ``_``.
+SECRET_OPTION_NAMES = frozenset(
+    {
+        "key",
+        "secret",
+        "token",
+        "password",
+        "passwd",
+        "auth",
+        "credentials",
+        "access_key",
+        "access_key_id",
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        "aws_session_token",
+        "session_token",
+        "client_secret",
+        "account_key",
+        "sas_token",
+        "connection_string",
+        "private_key",
+        "api_key",
+        "access_token",
+        "refresh_token",
+    }
+)
+#: ... and any option whose name contains one of these.
+SECRET_NAME_PARTS = ("secret", "password", "token", "credential", "private_key", "account_key", "connection_string")
+
+
+def secret_option_paths(options: Mapping[str, Any] | None, prefix: str = "") -> list[str]:
+    """The dotted names of options that hold a secret: ``["secret", "client_kwargs.aws_session_token"]``.
+
+    Only names are returned, never a value, so the answer can go into an error message.
+    """
+    found: list[str] = []
+    for name, value in (options or {}).items():
+        normalized = str(name).lower().replace("-", "_")
+        path = f"{prefix}{name}"
+        if normalized in SECRET_OPTION_NAMES or any(part in normalized for part in SECRET_NAME_PARTS):
+            found.append(path)
+        elif isinstance(value, Mapping):
+            found += secret_option_paths(value, f"{path}.")
+    return found
+
+
+def merge_options(*layers: Mapping[str, Any] | None) -> dict[str, Any]:
+    """fsspec options laid over each other, later layers winning; nested dicts (``client_kwargs``) merged too."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        for name, value in (layer or {}).items():
+            if isinstance(value, Mapping) and isinstance(merged.get(name), Mapping):
+                merged[name] = merge_options(merged[name], value)
+            else:
+                merged[name] = dict(value) if isinstance(value, Mapping) else value
+    return merged
+
+
+def under_base(base_url: str, out: str | None) -> str:
+    """``out`` placed under a storage's ``base_url``, as a working directory places a relative path.
+
+    A relative ``out`` (``videos/``, ``2026/trailer.mp4``) is joined to the base;
+    empty or ``.`` is the base itself; a full URL or absolute path must already lie
+    inside the base (the storage's options are meant for it, and for nothing else).
+
+    Raises:
+        InvalidParameter: ``out`` climbs out of the base (``..``) or names another place.
+    """
+    base = base_url if base_url.endswith("/") else f"{base_url}/"
+    target = out or ""
+    segments = target.split("/")
+    if ".." in segments:
+        raise InvalidParameter("out", out, f"must stay inside the storage's base URL {base_url!r} (no '..')")
+    if "://" in target or target.startswith("/"):
+        if target.startswith("/") and base.startswith("file://"):
+            target = f"file://{target}"
+        if target.rstrip("/") == base.rstrip("/") or target.startswith(base):
+            return target
+        raise InvalidParameter(
+            "out", out, f"must be a path relative to the storage's base URL {base_url!r}, or a URL inside it"
+        )
+    kept = [s for s in segments[:-1] if s not in ("", ".")]
+    last = "" if segments[-1] == "." else segments[-1]
+    return base + "/".join([*kept, last]) if kept else base + last
 
 
 def looks_like(variant: VideoVariant, head: bytes) -> bool:

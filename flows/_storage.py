@@ -1,0 +1,100 @@
+"""Where a flow stores its videos: ``out`` alone, or ``out`` under a SoraStorage block (an object or a saved name).
+
+Secrets never travel as flow parameters: Prefect stores a run's parameters and
+shows them in the UI, so storage options that name a key, a secret or a token
+are refused here, pointing to the block that keeps them secret.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from prefect_sora._durable.storage import merge_options, secret_option_paths
+from prefect_sora._errors import InvalidParameter
+from prefect_sora.blocks._storage import SoraStorage
+from prefect_sora.flows._credentials import invalid_block
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a run writes: the resolved ``out`` URL and every fsspec option for it (secrets included).
+
+    Never a flow parameter, a log line or a result: only handed to the code that writes.
+    """
+
+    out: str
+    storage_options: dict[str, Any] | None
+
+
+def check_plain_options(storage_options: dict[str, Any] | None) -> None:
+    """Refuse plain ``storage_options`` that hold secrets, naming them (never their values) and the block to use.
+
+    Raises:
+        InvalidParameter: a key, secret, token, password ... is among them.
+    """
+    secrets = secret_option_paths(storage_options)
+    if secrets:
+        raise InvalidParameter(
+            "storage_options",
+            secrets,
+            "these hold secrets, which a flow run's parameters would store and show; keep them in a "
+            "SoraStorage block (SoraStorage(base_url=..., storage_options={...}).save(NAME)) and pass "
+            "storage=NAME; storage_options may keep only options that are not secret (endpoint, region, anon)",
+        )
+
+
+async def resolve_storage(
+    storage: SoraStorage | str | None, *, out: str, storage_options: dict[str, Any] | None
+) -> Target:
+    """``out`` and its options: as given without a block, else ``out`` under the block's base URL.
+
+    Plain ``storage_options`` (not secret) are laid over the block's own.
+
+    Raises:
+        InvalidParameter: plain options hold secrets, no such block is saved, or
+            ``out`` leaves the block's base URL.
+    """
+    check_plain_options(storage_options)
+    if storage is None:
+        return Target(out, storage_options or None)
+    block = await load_storage(storage)
+    return Target(block.url(out), merge_options(block.get_storage_options(), storage_options) or None)
+
+
+async def load_storage(storage: SoraStorage | str) -> SoraStorage:
+    """The block itself, or the saved ``SoraStorage`` block of that name.
+
+    Raises:
+        InvalidParameter: no such block is saved, or the saved one breaks a rule.
+    """
+    if isinstance(storage, SoraStorage):
+        return storage
+    try:
+        return await SoraStorage.aload(storage)
+    except ValueError as exc:
+        raise InvalidParameter("storage", storage, "no SoraStorage block of that name is saved") from exc
+    except RuntimeError as exc:
+        raise invalid_block(storage, exc) from None
+
+
+def storage_name(given: SoraStorage | str | None) -> str | None:
+    """What shard runs are told about storage: a saved block's name, or None.
+
+    An unsaved block cannot travel: its secrets would go into the shard runs'
+    parameters, which Prefect stores and shows.
+
+    Raises:
+        InvalidParameter: ``given`` is a block that was never saved.
+    """
+    if given is None or isinstance(given, str):
+        return given
+    name = getattr(given, "_block_document_name", None)
+    if name and not getattr(given, "_is_anonymous", False):
+        return str(name)
+    raise InvalidParameter(
+        "storage",
+        "<an unsaved SoraStorage block>",
+        "must be a saved block's name when the batch is sharded (save it with .save(NAME)); "
+        "shard runs on other workers load it by name",
+    )
