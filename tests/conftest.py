@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -23,6 +24,19 @@ os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
 
 # The same fixtures users enable in their own suites (dogfooding the public plugin).
 pytest_plugins = ["prefect_sora.emulator.pytest_plugin"]
+
+SLOW_TESTS = Path(__file__).with_name("slow-tests.txt")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark ``slow`` the tests named in slow-tests.txt, so that ``-m "not slow"`` stays a quick tier."""
+    lines = (line.strip() for line in SLOW_TESTS.read_text().splitlines())
+    slow = {line for line in lines if line and not line.startswith("#")}
+    root = config.rootpath
+    for item in items:
+        path = item.path.relative_to(root).as_posix() if item.path.is_relative_to(root) else str(item.path)
+        if f"{path}::{item.nodeid.split('::', 1)[-1].split('[', 1)[0]}" in slow:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

@@ -48,8 +48,9 @@ async def test_a_429_is_retried_after_the_retry_after_the_service_sent(
 
     assert polled.id == video.id
     assert sora_emulator.stats()["requests_total"] - before == 2
-    # The client's own backoff here is at most 0.02 s: only the hint explains the wait.
-    assert 0.55 <= elapsed < 1.5
+    # The client's own backoff here is at most 0.02 s: only the hint explains the wait
+    # (the upper bound only catches a wait far longer than asked; a loaded machine adds seconds).
+    assert 0.55 <= elapsed < 10.0
 
 
 async def test_a_burst_of_5xx_on_a_read_is_retried_until_it_succeeds(sora_emulator: Emulator, make_client: Any) -> None:
