@@ -52,20 +52,32 @@ def in_flow_run() -> bool:
     return FlowRunContext.get() is not None
 
 
-async def link_stored(result: VideoResult) -> None:
-    """A link artifact to a stored video with a short title: the item and the size (the SHA-256 is in the result)."""
-    if in_flow_run() and result.url:
-        await acreate_link_artifact(
-            link=result.url,
-            link_text=f"{_text(result.video_id or '')} ({_size(result.bytes or 0)})",
-            description=f"Item {result.index}: stored, {_size(result.bytes or 0)}",
-        )
+async def link_stored(result: VideoResult, *, link: str | None = None, where: str | None = None) -> None:
+    """A link artifact to a stored video with a short title: the item and the size (the SHA-256 is in the result).
+
+    ``link`` is a URL a browser opens (a signed one); without it the artifact says
+    ``where`` the file is in words, since the UI cannot open a worker's ``file://`` path.
+    """
+    if not in_flow_run() or not result.url:
+        return
+    title = f"{_text(result.video_id or '')} ({_size(result.bytes or 0)})"
+    description = f"Item {result.index}: stored, {_size(result.bytes or 0)}"
+    if link is None and where is not None:
+        await acreate_markdown_artifact(markdown=f"{title} is stored {where}.", description=description)
+    else:
+        await acreate_link_artifact(link=link or result.url, link_text=title, description=description)
 
 
 async def publish_results(
-    report: Report, results: Sequence[VideoResult], *, estimated: Decimal, actual: Decimal, resume_hint: str
+    report: Report,
+    results: Sequence[VideoResult],
+    *,
+    estimated: Decimal,
+    actual: Decimal,
+    resume_hint: str,
+    extra: str = "",
 ) -> None:
-    """A table of estimated and actual cost per video, and a markdown summary of the run."""
+    """A table of estimated and actual cost per video, and a markdown summary of the run (``extra`` appended)."""
     if not in_flow_run():
         return
     rows = [
@@ -83,7 +95,7 @@ async def publish_results(
     ]
     await acreate_table_artifact(table=rows, key=report.costs_key, description=f"{report.title}: cost per video")
     await acreate_markdown_artifact(
-        markdown=summary(report.title, results, estimated=estimated, actual=actual, resume_hint=resume_hint),
+        markdown=summary(report.title, results, estimated=estimated, actual=actual, resume_hint=resume_hint) + extra,
         key=report.summary_key,
         description=report.title,
     )

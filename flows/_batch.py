@@ -25,6 +25,7 @@ from prefect_sora.flows._common import journal_for, resume_hint, run_key
 from prefect_sora.flows._credentials import resolve_credentials
 from prefect_sora.flows._forms import OptionalOptions, OptionalText, Requests
 from prefect_sora.flows._items import produce_items
+from prefect_sora.flows._pictures import DEFAULT_LINK_EXPIRY, Pictures, check_link_expiry
 from prefect_sora.flows._pipeline import Job, Policy
 from prefect_sora.flows._results import BatchResult
 from prefect_sora.flows._shards import SHARD_DEPLOYMENT, scatter, shard_credentials, split
@@ -53,6 +54,7 @@ async def batch_text_to_video(
     shards: int = 1,
     shard_deployment: str = SHARD_DEPLOYMENT,
     shard_stale_seconds: float = 60.0,
+    link_expiry_seconds: float = DEFAULT_LINK_EXPIRY,
 ) -> BatchResult:
     """Generate many videos, each with its own model, size and length, under one budget.
 
@@ -84,6 +86,8 @@ async def batch_text_to_video(
         shard_deployment: The deployment of the `sora-batch-shard` flow that runs a shard.
         shard_stale_seconds: A shard run that stops beating its lease for this long is
             taken for dead (its worker is gone) and started again, resuming from the journal.
+        link_expiry_seconds: How long the signed links and pictures in the run's artifacts
+            stay valid where the storage signs URLs (S3 ...); at most 7 days.
 
     Returns:
         Per-item results in request order, and the totals, when every video is stored.
@@ -117,6 +121,7 @@ async def batch_text_to_video(
     shard_creds = shard_credentials(credentials) if len(parts) > 1 else None
     shard_storage = storage_name(storage) if len(parts) > 1 else None
     target = await resolve_storage(storage, out=out, storage_options=storage_options)
+    pictures = Pictures(target.storage_options, check_link_expiry(link_expiry_seconds))
     creds = await resolve_credentials(credentials)
     checked = _checked(requests, creds.prices())
     estimates = await _estimate_all(checked, creds)
@@ -164,10 +169,14 @@ async def batch_text_to_video(
             timeout_seconds=timeout_seconds,
             policy=Policy(resubmit_failed=resubmit_failed, regenerate_expired=regenerate_expired),
             storage_options=target.storage_options,
+            pictures=pictures,
         )
 
     batch = BatchResult.of(results, estimated_usd=total, idempotency_key=key, journal_url=journal.url)
-    await publish_results(REPORT, results, estimated=total, actual=batch.actual_usd, resume_hint=resume_hint(key))
+    sheet_note = await pictures.contact_sheet(REPORT, results, folder=folder, run=key, credentials=creds)
+    await publish_results(
+        REPORT, results, estimated=total, actual=batch.actual_usd, resume_hint=resume_hint(key), extra=sheet_note
+    )
     logger.info("Batch done: %d of %d stored, $%s spent", batch.stored, len(results), batch.actual_usd)
     if batch.failed:
         raise BatchIncomplete(incomplete_message(batch), result=batch)

@@ -12,7 +12,8 @@ from prefect_sora._errors import InvalidParameter, VideoNotStored
 from prefect_sora._models import ImageReference, ImageUpload, VideoRequest
 from prefect_sora._pricing import check_budget
 from prefect_sora.blocks._credentials import SoraCredentials
-from prefect_sora.flows._artifacts import Report, link_stored, publish_results
+from prefect_sora.flows._artifacts import Report, in_flow_run, publish_results
+from prefect_sora.flows._pictures import DEFAULT_LINK_EXPIRY, Pictures
 from prefect_sora.flows._pipeline import Job, Policy, Run
 from prefect_sora.flows._results import VideoResult
 from prefect_sora.flows._steps import TaskSteps
@@ -55,6 +56,7 @@ async def run_single(
     regenerate_expired: bool = False,
     input_reference: ImageUpload | ImageReference | None = None,
     remix_of: str | None = None,
+    link_expiry_seconds: int = DEFAULT_LINK_EXPIRY,
 ) -> VideoResult:
     """Estimate, hold to the budget, then produce one video with the atomic tasks.
 
@@ -71,10 +73,14 @@ async def run_single(
     await journal.sweep()
     steps = TaskSteps(credentials, out, timeout_seconds, storage_options)
     async with credentials.get_client() as client:
-        run = Run(steps, journal, client, policy, storage_options, on_stored=link_stored)
+        pictures = Pictures(storage_options, link_expiry_seconds, client=client)
+        run = Run(steps, journal, client, policy, storage_options, on_stored=pictures.on_stored)
         result = await run.produce(job)
+        spritesheet = await pictures.spritesheet(result) if in_flow_run() else ""
     hint = resume_hint(key)
-    await publish_results(report, [result], estimated=result.estimated_usd, actual=result.actual_usd, resume_hint=hint)
+    await publish_results(
+        report, [result], estimated=result.estimated_usd, actual=result.actual_usd, resume_hint=hint, extra=spritesheet
+    )
     if not result.ok:
         raise VideoNotStored(
             f"Video {result.video_id or '(none)'} {result.status}: {result.error}. {hint}",

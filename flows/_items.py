@@ -18,7 +18,8 @@ from prefect.states import Failed
 
 from prefect_sora._durable.journal import Journal, JournalEntry
 from prefect_sora.blocks._credentials import SoraCredentials
-from prefect_sora.flows._artifacts import BatchProgress, link_stored
+from prefect_sora.flows._artifacts import BatchProgress
+from prefect_sora.flows._pictures import Pictures
 from prefect_sora.flows._pipeline import Job, Policy, Run
 from prefect_sora.flows._results import VideoResult
 from prefect_sora.flows._steps import ClientSteps
@@ -53,8 +54,13 @@ async def produce_items(
     policy: Policy,
     storage_options: dict[str, Any] | None,
     on_result: Callable[[VideoResult, JournalEntry], Awaitable[None]] | None = None,
+    pictures: Pictures | None = None,
 ) -> list[VideoResult]:
-    """Every job to a result, in order, at most ``concurrency`` in flight, with a progress artifact."""
+    """Every job to a result, in order, at most ``concurrency`` in flight, with a progress artifact.
+
+    Each stored video gets its link and thumbnail artifacts through ``pictures`` (which keeps the thumbnails).
+    """
+    pictures = pictures or Pictures(storage_options)
     progress = BatchProgress(len(jobs))
     await progress.start()
     slots = asyncio.Semaphore(concurrency)
@@ -62,7 +68,8 @@ async def produce_items(
         steps = ClientSteps(
             client, folder, timeout_seconds, storage_options, on_change=progress.job_changed, credentials=credentials
         )
-        run = Run(steps, journal, client, policy, storage_options, on_stored=link_stored)
+        pictures.client = client  # thumbnails on the run's own client, paced with its other requests
+        run = Run(steps, journal, client, policy, storage_options, on_stored=pictures.on_stored)
 
         async def one(job: Job, entry: JournalEntry) -> VideoResult:
             async with slots:
@@ -78,5 +85,6 @@ async def produce_items(
             return result
 
         results = list(await asyncio.gather(*(one(job, entry) for job, entry in zip(jobs, entries, strict=True))))
+    pictures.client = None  # closed
     await progress.finish()
     return results

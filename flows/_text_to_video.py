@@ -12,6 +12,7 @@ from prefect_sora.flows._artifacts import Report
 from prefect_sora.flows._common import run_single
 from prefect_sora.flows._credentials import resolve_credentials
 from prefect_sora.flows._forms import ModelChoice, OptionalOptions, OptionalText, SizeChoice
+from prefect_sora.flows._pictures import DEFAULT_LINK_EXPIRY, check_link_expiry
 from prefect_sora.flows._results import VideoResult
 from prefect_sora.flows._storage import resolve_storage
 
@@ -35,6 +36,7 @@ async def text_to_video(
     storage_options: OptionalOptions = {},  # noqa: B006  (never mutated; an empty object in the form)
     storage: SoraStorage | str | None = None,
     journal_url: OptionalText = "",
+    link_expiry_seconds: float = DEFAULT_LINK_EXPIRY,
 ) -> VideoResult:
     """Generate one video from a prompt and store it.
 
@@ -60,6 +62,8 @@ async def text_to_video(
         storage: A `SoraStorage` block or a saved block's name: `out` is then a path under its
             base URL, written with its options (secrets included, never in the run's parameters).
         journal_url: Where the resume journal lives (default `{out}/.prefect-sora/journal`).
+        link_expiry_seconds: How long the signed link and pictures in the run's artifacts
+            stay valid where the storage signs URLs (S3 ...); at most 7 days.
 
     Returns:
         The video's id, stored URL, bytes, SHA-256, estimated and actual cost.
@@ -78,6 +82,7 @@ async def text_to_video(
         ```
     """
     target = await resolve_storage(storage, out=out, storage_options=storage_options)
+    expiry = check_link_expiry(link_expiry_seconds)
     creds = await resolve_credentials(credentials)
     request = validate_request(prompt=prompt, model=model, seconds=seconds, size=size, table=creds.prices())
     return await run_single(
@@ -92,4 +97,5 @@ async def text_to_video(
         timeout_seconds=timeout_seconds,
         resubmit_failed=resubmit_failed,
         regenerate_expired=regenerate_expired,
+        link_expiry_seconds=expiry,
     )

@@ -22,6 +22,12 @@ from prefect_sora.flows._artifacts import BatchProgress, _text, summary
 from prefect_sora.flows._results import ItemStatus, VideoResult
 
 LINK = re.compile(r"^\[[^\]]*\]\(([^)]+)\)$")
+PLACE = re.compile(r"is stored on the disk of the machine that ran the flow, at `([^`]+)`")
+
+
+def places_in(artifacts: list[Artifact]) -> list[str]:
+    """Where the keyless markdown artifacts say a stored video is (local storage: in words, no dead link)."""
+    return [m.group(1) for a in artifacts if a.type == "markdown" and a.key is None if (m := PLACE.search(str(a.data)))]
 
 
 def links_in(artifacts: list[Artifact]) -> list[str]:
@@ -46,7 +52,7 @@ def test_a_text_to_video_run_has_cost_table_summary_link_and_progress_artifacts(
     (summary,) = [a for a in artifacts if a.key == "sora-text-to-video-summary"]
     assert summary.type == "markdown"
     assert "1 of 1" in summary.data and "$0.40" in summary.data
-    assert links_in(artifacts) == [result.url]
+    assert places_in(artifacts) == [result.url.removeprefix("file://")] and not links_in(artifacts)
     assert result.video_id in str(next(a.data for a in artifacts if a.type == "markdown" and a.key is None))
     progress = [a for a in artifacts if a.type == "progress"]
     assert len(progress) == 1 and progress[0].data == 100, "the wait's progress, finished"
@@ -75,7 +81,9 @@ def test_a_batch_summary_names_the_items_not_stored_and_how_to_resume(
     (table,) = [a for a in artifacts if a.key == "sora-batch-costs"]
     rows = json.loads(table.data)
     assert [Decimal(row["actual_usd"]) for row in rows] == [Decimal("0.40"), Decimal("0"), Decimal("0.40")]
-    assert sorted(links_in(artifacts)) == sorted(item.url for item in batch.items if item.ok)
+    assert sorted(places_in(artifacts)) == sorted(
+        (item.url or "").removeprefix("file://") for item in batch.items if item.ok
+    )
     progress = [a for a in artifacts if a.type == "progress"]
     assert len(progress) == 1 and progress[0].data == 100, "one bar for the whole batch, finished"
 

@@ -31,7 +31,7 @@ def test_a_rerun_with_the_same_key_returns_the_stored_video_without_a_second_cre
     assert (first.resumed, again.resumed) == (False, True)
     assert (again.video_id, again.url, again.sha256) == (first.video_id, first.url, first.sha256)
     stats = sora_emulator.stats()
-    assert (stats["creates"], stats["downloads_total"]) == (1, 1)
+    assert (stats["creates"], stats["downloads_by_variant"]["video"]) == (1, 1)
 
     # The stored file went missing: the next rerun fetches it again, still without a create.
     local_path(first.url or "").unlink()
@@ -40,7 +40,7 @@ def test_a_rerun_with_the_same_key_returns_the_stored_video_without_a_second_cre
     assert third.resumed and third.video_id == first.video_id
     assert probe(local_path(third.url or "")) == (720, 1280, 4.0)
     stats = sora_emulator.stats()
-    assert (stats["creates"], stats["downloads_total"]) == (1, 2)
+    assert (stats["creates"], stats["downloads_by_variant"]["video"]) == (1, 2)
 
     # The key now belongs to that request: another request under it is refused.
     with pytest.raises(InvalidParameter, match="different request") as refused:
@@ -91,7 +91,7 @@ def test_a_flow_retry_after_a_failed_download_resumes_the_submitted_job(
     stats = sora_emulator.stats()
     assert stats["creates"] == 1
     assert stats["faults"] == {"500": 1}
-    assert stats["downloads_total"] == 1
+    assert stats["downloads_by_variant"]["video"] == 1
 
     async def run_count() -> int:
         async with get_client() as client:

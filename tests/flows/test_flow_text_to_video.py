@@ -41,7 +41,7 @@ def test_stores_a_playable_mp4_of_the_requested_size_and_length_and_reports_it(
     assert probe(path) == (1280, 720, 8.0)
     assert result.estimated_usd == result.actual_usd == Decimal("0.80")  # 8 s x $0.10
     stats = sora_emulator.stats()
-    assert (stats["creates"], stats["downloads_total"]) == (1, 1)
+    assert (stats["creates"], stats["downloads_by_variant"]["video"]) == (1, 1)
 
 
 def test_a_budget_below_the_estimate_refuses_before_any_request(

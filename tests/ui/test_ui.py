@@ -115,7 +115,7 @@ def check_artifacts(page: Any, stack: Stack, flow_run_id: str, screenshots: Path
     """The batch's own artifact keys; the cost table fits 1600 px; the summary names the item not stored."""
     artifacts = stack.post("/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [flow_run_id]}}})
     by_key = {artifact["key"]: artifact for artifact in artifacts if artifact["key"]}
-    assert set(by_key) == {"sora-batch-costs", "sora-batch-summary"}
+    assert set(by_key) == {"sora-batch-costs", "sora-batch-summary", "sora-batch-contact-sheet"}
     (progress,) = [a for a in artifacts if a["type"] == "progress"]
     assert progress["data"] == 100
     links = [a for a in artifacts if a["type"] == "markdown" and not a["key"]]
