@@ -17,6 +17,7 @@ from prefect_sora.flows._pictures import DEFAULT_LINK_EXPIRY, Pictures
 from prefect_sora.flows._pipeline import Job, Policy, Run
 from prefect_sora.flows._results import VideoResult
 from prefect_sora.flows._steps import TaskSteps
+from prefect_sora.flows._suspend import SuspendingSteps, WaitMode
 from prefect_sora.tasks import estimate_cost
 from prefect_sora.tasks._common import run_logger
 
@@ -57,8 +58,11 @@ async def run_single(
     input_reference: ImageUpload | ImageReference | None = None,
     remix_of: str | None = None,
     link_expiry_seconds: int = DEFAULT_LINK_EXPIRY,
+    wait: WaitMode = "poll",
 ) -> VideoResult:
     """Estimate, hold to the budget, then produce one video with the atomic tasks.
+
+    With ``wait="suspend"`` a pending job suspends the run (see ``flows/_suspend.py``).
 
     Raises:
         BudgetExceeded: the estimate is over ``max_cost_usd``; nothing was submitted.
@@ -71,7 +75,7 @@ async def run_single(
     job = Job(index=0, request=request, estimate=estimate, input_reference=input_reference, remix_of=remix_of)
     journal = journal_for(out, key, journal_url, storage_options)
     await journal.sweep()
-    steps = TaskSteps(credentials, out, timeout_seconds, storage_options)
+    steps = (SuspendingSteps if wait == "suspend" else TaskSteps)(credentials, out, timeout_seconds, storage_options)
     async with credentials.get_client() as client:
         pictures = Pictures(storage_options, link_expiry_seconds, client=client)
         run = Run(steps, journal, client, policy, storage_options, on_stored=pictures.on_stored)

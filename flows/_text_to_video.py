@@ -14,6 +14,7 @@ from prefect_sora.flows._credentials import resolve_credentials
 from prefect_sora.flows._forms import ModelChoice, OptionalOptions, OptionalText, SizeChoice
 from prefect_sora.flows._pictures import DEFAULT_LINK_EXPIRY, check_link_expiry
 from prefect_sora.flows._results import VideoResult
+from prefect_sora.flows._suspend import WaitMode, check_wait
 from prefect_sora.flows._storage import resolve_storage
 
 #: The title and artifact keys (sora-text-to-video-costs, sora-text-to-video-summary) of its runs.
@@ -37,6 +38,7 @@ async def text_to_video(
     storage: SoraStorage | str | None = None,
     journal_url: OptionalText = "",
     link_expiry_seconds: float = DEFAULT_LINK_EXPIRY,
+    wait: WaitMode = "poll",
 ) -> VideoResult:
     """Generate one video from a prompt and store it.
 
@@ -62,6 +64,11 @@ async def text_to_video(
         storage: A `SoraStorage` block or a saved block's name: `out` is then a path under its
             base URL, written with its options (secrets included, never in the run's parameters).
         journal_url: Where the resume journal lives (default `{out}/.prefect-sora/journal`).
+        wait: `poll` (this process waits for the job) or `suspend` (a run of a
+            deployment suspends while the job generates, releasing its worker, and
+            is resumed by the `sora-watcher` deployment's event and the
+            `sora-resume-suspended-runs` automation). `suspend` elsewhere is
+            refused before any request.
         link_expiry_seconds: How long the signed link and pictures in the run's artifacts
             stay valid where the storage signs URLs (S3 ...); at most 7 days.
 
@@ -83,6 +90,7 @@ async def text_to_video(
     """
     target = await resolve_storage(storage, out=out, storage_options=storage_options)
     expiry = check_link_expiry(link_expiry_seconds)
+    mode = check_wait(wait)
     creds = await resolve_credentials(credentials)
     request = validate_request(prompt=prompt, model=model, seconds=seconds, size=size, table=creds.prices())
     return await run_single(
@@ -97,5 +105,6 @@ async def text_to_video(
         timeout_seconds=timeout_seconds,
         resubmit_failed=resubmit_failed,
         regenerate_expired=regenerate_expired,
+        wait=mode,
         link_expiry_seconds=expiry,
     )

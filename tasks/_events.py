@@ -117,10 +117,12 @@ def submitted(
     _emit("submitted", video.id, facts, credentials, actual_usd=Decimal("0"))
 
 
-def completed(video: Video, *, credentials: SoraCredentials | None) -> None:
-    """``sora.video.completed``: the job is billed, its actual cost is its price."""
+def completed(
+    video: Video, *, credentials: SoraCredentials | None, related: list[dict[str, str]] | None = None
+) -> None:
+    """``sora.video.completed``: the job is billed, its actual cost is its price; ``related`` comes first."""
     facts = _learn(video, credentials)
-    _emit("completed", video.id, facts, credentials, actual_usd=facts.estimated_usd)
+    _emit("completed", video.id, facts, credentials, actual_usd=facts.estimated_usd, related=related)
 
 
 def stored(result: StoredVideo, *, credentials: SoraCredentials | None) -> None:
@@ -134,7 +136,12 @@ def stored(result: StoredVideo, *, credentials: SoraCredentials | None) -> None:
     _emit("stored", result.video_id, facts, credentials, actual_usd=facts.estimated_usd, extra=extra)
 
 
-def ended(error: JobFailed | ContentExpired | VideoDefective, *, credentials: SoraCredentials | None) -> None:
+def ended(
+    error: JobFailed | ContentExpired | VideoDefective,
+    *,
+    credentials: SoraCredentials | None,
+    related: list[dict[str, str]] | None = None,
+) -> None:
     """``sora.video.failed``, ``cancelled``, ``expired`` or ``defective``, from the error that ended the job."""
     if error.video_id is None:
         return
@@ -154,7 +161,7 @@ def ended(error: JobFailed | ContentExpired | VideoDefective, *, credentials: So
         name, billed, code = ("cancelled" if isinstance(error, JobCancelled) else "failed"), False, error.code
     extra = {"code": code, "reason": error.message, "billed": billed}
     actual = facts.estimated_usd if billed else Decimal("0")
-    _emit(name, error.video_id, facts, credentials, actual_usd=actual, extra=extra)
+    _emit(name, error.video_id, facts, credentials, actual_usd=actual, extra=extra, related=related)
 
 
 @contextmanager
@@ -199,6 +206,7 @@ def _emit(
     *,
     actual_usd: Decimal | None,
     extra: dict[str, Any] | None = None,
+    related: list[dict[str, str]] | None = None,
 ) -> None:
     try:
         resource = {"prefect.resource.id": video_resource_id(video_id), VIDEO_ID_LABEL: video_id}
@@ -215,7 +223,8 @@ def _emit(
         event = emit_event(
             f"{EVENT_PREFIX}{name}",
             resource=resource,
-            related=_related(facts, credentials),
+            # Given ones first: an automation's action takes the first flow run it finds.
+            related=[*(related or ()), *_related(facts, credentials)],
             payload=payload,
             follows=facts.last,
         )

@@ -40,6 +40,7 @@ _LAZY: dict[str, str] = {
     "image_to_video": "prefect_sora.flows._image_to_video",
     "remix_video": "prefect_sora.flows._remix",
     "publish_video": "prefect_sora.flows._publish",
+    "sora_watcher": "prefect_sora.flows._watcher",
     # results of the flows
     "VideoResult": "prefect_sora.flows._results",
     "BatchResult": "prefect_sora.flows._results",
@@ -100,6 +101,7 @@ if TYPE_CHECKING:
     from prefect_sora.flows._remix import remix_video
     from prefect_sora.flows._results import BatchResult, ItemStatus, VideoResult
     from prefect_sora.flows._text_to_video import text_to_video
+    from prefect_sora.flows._watcher import sora_watcher
     from prefect_sora.tasks._characters import create_character, retrieve_character
     from prefect_sora.tasks._estimate import estimate_cost
     from prefect_sora.tasks._extend import submit_edit, submit_extension
@@ -155,6 +157,7 @@ __all__ = [
     "publish_video",
     "remix_video",
     "retrieve_character",
+    "sora_watcher",
     "submit_edit",
     "submit_extension",
     "submit_remix",

@@ -29,6 +29,7 @@ DEPLOYMENTS = {
     "sora-image-to-video/image-to-video": "prefect_sora.flows._image_to_video:image_to_video",
     "sora-remix-video/remix": "prefect_sora.flows._remix:remix_video",
     "sora-publish-video/publish-video": "prefect_sora.flows._publish:publish_video",
+    "sora-watcher/sora-watcher": "prefect_sora.flows._watcher:sora_watcher",
 }
 
 

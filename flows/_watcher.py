@@ -1,0 +1,251 @@
+"""The sora-watcher: one long-lived run that waits for the jobs of every suspended run.
+
+A run of ``text_to_video(wait="suspend")`` journals its job and suspends (see
+``flows/_suspend.py``). This flow finds such runs through the Prefect API (flow
+runs of the suspendable flows in state ``Suspended``), reads each one's job from
+its journal (where the run's own parameters say it is), polls every job on one
+client on the usual poll schedule, and when a job ends emits its
+``sora.video.completed`` / ``failed`` / ``cancelled`` / ``expired`` event with
+the run related as ``suspended-run``. The ``sora-resume-suspended-runs``
+automation (:data:`RESUME_AUTOMATION`, created here if missing) resumes the run
+named there. Everything it knows lives in the server and the journals, so a
+watcher killed and started again carries on; an event whose run is still
+suspended ``reemit_seconds`` later is emitted again (a resume is idempotent).
+
+The watcher never creates, remixes or downloads anything: it only reads jobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from prefect import flow
+from prefect.client.orchestration import PrefectClient, get_client
+from prefect.client.schemas.filters import (
+    FlowFilter,
+    FlowFilterName,
+    FlowRunFilter,
+    FlowRunFilterState,
+    FlowRunFilterStateName,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.events.schemas.automations import AutomationCore
+
+from prefect_sora._errors import ContentExpired, JobFailed, SoraError
+from prefect_sora._models import Video
+from prefect_sora._transport.client import SoraClient
+from prefect_sora._transport.waiting import wait_for_video
+from prefect_sora.blocks._credentials import SoraCredentials
+from prefect_sora.flows._common import journal_for
+from prefect_sora.flows._credentials import resolve_credentials
+from prefect_sora.flows._suspend import SUSPENDED_RUN_ROLE
+from prefect_sora.tasks import _events as events
+from prefect_sora.tasks._common import run_logger
+
+#: The flows whose suspended runs are watched (their runs journal their job under their parameters).
+SUSPENDABLE_FLOWS = ("sora-text-to-video",)
+#: The automation that resumes the run an ending event names; also shipped as automations/resume-suspended-runs.yaml.
+RESUME_AUTOMATION: dict[str, Any] = {
+    "name": "sora-resume-suspended-runs",
+    "description": "Resume a run suspended by wait='suspend' when the sora-watcher sees its video end.",
+    "enabled": True,
+    "trigger": {
+        "type": "event",
+        "posture": "Reactive",
+        "match": {"prefect.resource.id": "sora.video.*"},
+        "match_related": {"prefect.resource.role": SUSPENDED_RUN_ROLE},
+        "expect": ["sora.video.completed", "sora.video.failed", "sora.video.cancelled", "sora.video.expired"],
+        "threshold": 1,
+        "within": 0,
+    },
+    "actions": [{"type": "resume-flow-run"}],
+}
+_PAGE = 200
+
+
+@dataclass
+class _Watch:
+    """One suspended run and its job, and when its ending event was last emitted."""
+
+    run_id: str
+    run_name: str
+    video_id: str
+    emitted_at: float | None = None
+
+    def resource(self) -> dict[str, str]:
+        return {
+            "prefect.resource.id": f"prefect.flow-run.{self.run_id}",
+            "prefect.resource.role": SUSPENDED_RUN_ROLE,
+            "prefect.resource.name": self.run_name,
+        }
+
+
+@dataclass
+class _Watcher:
+    client: SoraClient
+    credentials: SoraCredentials
+    reemit_seconds: float
+    watches: dict[str, _Watch] = field(default_factory=dict)
+    #: One wait per job, however many runs wait on it.
+    waits: dict[str, asyncio.Task[Video | SoraError]] = field(default_factory=dict)
+    #: Runs whose journal knows no outstanding job: reported once, never polled, never resumed.
+    unknown: set[str] = field(default_factory=set)
+    #: Ending events emitted (again ones included).
+    emitted: int = 0
+
+    async def cycle(self, prefect: PrefectClient) -> None:
+        logger = run_logger(__name__)
+        runs = {str(run.id): run for run in await suspended_runs(prefect)}
+        for run_id in set(self.watches) - set(runs):  # resumed, cancelled or deleted
+            del self.watches[run_id]
+        self.unknown &= set(runs)
+        for run_id, run in runs.items():
+            if run_id in self.watches or run_id in self.unknown:
+                continue
+            video_id = await outstanding_job(run)
+            if video_id is None:
+                self.unknown.add(run_id)
+                logger.warning(
+                    "Suspended run %s (%s): its journal holds no job to wait for; not watched", run.name, run_id
+                )
+                continue
+            logger.info("Watching video %s of suspended run %s", video_id, run.name)
+            self.watches[run_id] = _Watch(run_id, run.name, video_id)
+        wanted = {watch.video_id for watch in self.watches.values()}
+        for video_id in set(self.waits) - wanted:
+            self.waits.pop(video_id).cancel()
+        for video_id in wanted - set(self.waits):
+            self.waits[video_id] = asyncio.create_task(self._follow(video_id))
+        now = time.monotonic()
+        for watch in self.watches.values():
+            wait = self.waits[watch.video_id]
+            if not wait.done():
+                continue
+            outcome = wait.result()
+            if not isinstance(outcome, Video | JobFailed | ContentExpired):
+                # A poll that failed past the client's retries: follow the job afresh next cycle.
+                logger.warning("Video %s: %s; polling it again", watch.video_id, outcome)
+                del self.waits[watch.video_id]
+                continue
+            if watch.emitted_at is not None and now - watch.emitted_at < self.reemit_seconds:
+                continue
+            again = " again (the run is still suspended)" if watch.emitted_at is not None else ""
+            logger.info("Video %s ended; resuming run %s%s", watch.video_id, watch.run_name, again)
+            if isinstance(outcome, Video):
+                events.completed(outcome, credentials=self.credentials, related=[watch.resource()])
+            else:
+                events.ended(outcome, credentials=self.credentials, related=[watch.resource()])
+            watch.emitted_at = now
+            self.emitted += 1
+
+    async def _follow(self, video_id: str) -> Video | SoraError:
+        # No deadline here: the suspended run's own timeout governs it, not the watcher's.
+        try:
+            return await wait_for_video(self.client, video_id, timeout=None)
+        except SoraError as exc:
+            return exc
+
+    def close(self) -> None:
+        for wait in self.waits.values():
+            wait.cancel()
+
+
+async def suspended_runs(prefect: PrefectClient) -> list[FlowRun]:
+    """Every run of the suspendable flows that is ``Suspended`` (paused, to be rescheduled), page by page."""
+    runs: list[FlowRun] = []
+    while True:
+        page = await prefect.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=list(SUSPENDABLE_FLOWS))),
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(
+                    type=FlowRunFilterStateType(any_=[StateType.PAUSED]),
+                    name=FlowRunFilterStateName(any_=["Suspended"]),
+                )
+            ),
+            limit=_PAGE,
+            offset=len(runs),
+        )
+        runs.extend(page)
+        if len(page) < _PAGE:
+            return runs
+
+
+async def outstanding_job(run: FlowRun) -> str | None:
+    """The id of the job a suspended run waits on, from its journal; None when the journal knows none.
+
+    The journal is found as the run found it: from its ``out``, ``journal_url``,
+    ``storage_options`` and ``idempotency_key`` (default: the run's id). A
+    relative ``out`` is relative to where the watcher runs: start it where the
+    flows run (the deployments' ``working_dir``).
+    """
+    params = run.parameters
+    out = params.get("out") or "videos/"
+    storage_options = params.get("storage_options") or None
+    key = params.get("idempotency_key") or str(run.id)
+    journal = journal_for(out, key, params.get("journal_url") or None, storage_options)
+    entries = await journal.entries()
+    ids = [e.video_id for e in sorted(entries, key=lambda e: e.index) if e.stage == "submitted" and e.video_id]
+    return ids[0] if ids else None
+
+
+async def ensure_resume_automation(prefect: PrefectClient) -> bool:
+    """Create :data:`RESUME_AUTOMATION` unless an automation of its name exists; True if created."""
+    if await prefect.read_automations_by_name(RESUME_AUTOMATION["name"]):
+        return False
+    await prefect.create_automation(AutomationCore.model_validate(RESUME_AUTOMATION))
+    return True
+
+
+@flow(name="sora-watcher", log_prints=False)
+async def sora_watcher(
+    credentials: SoraCredentials | str | None = None,
+    interval_seconds: float = 10.0,
+    max_minutes: float | None = None,
+    reemit_seconds: float = 60.0,
+    create_automation: bool = True,
+) -> int:
+    """Wait for the jobs of every run suspended by `wait="suspend"` and have each run resumed when its job ends.
+
+    Run it as one long-lived deployment (`sora-watcher` in prefect.yaml) where the
+    flows run. Each cycle it lists the suspended runs, reads each new one's job from
+    its journal, and emits the ending event of any job that ended, related to the
+    run as `suspended-run`; the `sora-resume-suspended-runs` automation resumes the
+    run. All jobs are polled on one client on the poll schedule; nothing is created.
+
+    Args:
+        credentials: A `SoraCredentials` block, a saved block's name, or None for
+            `SORA_API_KEY` / `SORA_BASE_URL` (the key the jobs were created with).
+        interval_seconds: Seconds between looks for suspended runs (jobs are polled on their own schedule).
+        max_minutes: Stop after this long (None: run until cancelled).
+        reemit_seconds: Emit an ending event again if its run is still suspended this long after.
+        create_automation: Create the resume automation if no automation of its name exists.
+
+    Returns:
+        How many ending events it emitted.
+
+    Example:
+        ```python
+        from prefect_sora.flows import sora_watcher
+
+        # Usually a deployment: prefect deployment run sora-watcher/sora-watcher
+        sora_watcher(credentials="sora", interval_seconds=10, max_minutes=1)
+        ```
+    """
+    creds = await resolve_credentials(credentials)
+    logger = run_logger(__name__)
+    stop = time.monotonic() + max_minutes * 60 if max_minutes is not None else None
+    async with get_client() as prefect, creds.get_client() as client:
+        if create_automation and await ensure_resume_automation(prefect):
+            logger.info("Created the automation %s", RESUME_AUTOMATION["name"])
+        watcher = _Watcher(client, creds, reemit_seconds)
+        try:
+            while stop is None or time.monotonic() < stop:
+                await watcher.cycle(prefect)
+                await asyncio.sleep(interval_seconds)
+        finally:
+            watcher.close()
+    return watcher.emitted
