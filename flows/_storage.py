@@ -75,7 +75,10 @@ async def load_storage(storage: SoraStorage | str) -> SoraStorage:
     except ValueError as exc:
         raise InvalidParameter("storage", storage, "no SoraStorage block of that name is saved") from exc
     except RuntimeError as exc:
-        raise invalid_block(storage, exc) from None
+        error = invalid_block(storage, exc)
+        if error.param == "credentials":  # its generic answer, worded for the credentials block
+            error = InvalidParameter("storage", storage, error.allowed)
+        raise error from None
 
 
 def storage_name(given: SoraStorage | str | None) -> str | None:
