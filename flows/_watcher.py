@@ -42,6 +42,7 @@ from prefect_sora._transport.waiting import wait_for_video
 from prefect_sora.blocks._credentials import SoraCredentials
 from prefect_sora.flows._common import journal_for
 from prefect_sora.flows._credentials import resolve_credentials
+from prefect_sora.flows._storage import resolve_storage
 from prefect_sora.flows._suspend import SUSPENDED_RUN_ROLE
 from prefect_sora.tasks import _events as events
 from prefect_sora.tasks._common import run_logger
@@ -106,7 +107,11 @@ class _Watcher:
         for run_id, run in runs.items():
             if run_id in self.watches or run_id in self.unknown:
                 continue
-            video_id = await outstanding_job(run)
+            try:
+                video_id = await outstanding_job(run)
+            except Exception as exc:  # a journal that cannot be read (storage gone, a block deleted)
+                logger.warning("Suspended run %s (%s): its journal cannot be read (%s)", run.name, run_id, exc)
+                video_id = None
             if video_id is None:
                 self.unknown.add(run_id)
                 logger.warning(
@@ -177,16 +182,21 @@ async def suspended_runs(prefect: PrefectClient) -> list[FlowRun]:
 async def outstanding_job(run: FlowRun) -> str | None:
     """The id of the job a suspended run waits on, from its journal; None when the journal knows none.
 
-    The journal is found as the run found it: from its ``out``, ``journal_url``,
-    ``storage_options`` and ``idempotency_key`` (default: the run's id). A
+    The journal is found as the run found it: from its ``out``, ``storage`` (a saved
+    block's name), ``journal_url``, ``storage_options`` and ``idempotency_key``
+    (default: the run's id). A
     relative ``out`` is relative to where the watcher runs: start it where the
     flows run (the deployments' ``working_dir``).
     """
     params = run.parameters
-    out = params.get("out") or "videos/"
-    storage_options = params.get("storage_options") or None
+    storage = params.get("storage") or None
+    if storage is not None and not isinstance(storage, str):
+        return None  # a block given whole, not by name: its secrets are not in the parameters
+    target = await resolve_storage(
+        storage, out=params.get("out") or "videos/", storage_options=params.get("storage_options") or None
+    )
     key = params.get("idempotency_key") or str(run.id)
-    journal = journal_for(out, key, params.get("journal_url") or None, storage_options)
+    journal = journal_for(target.out, key, params.get("journal_url") or None, target.storage_options)
     entries = await journal.entries()
     ids = [e.video_id for e in sorted(entries, key=lambda e: e.index) if e.stage == "submitted" and e.video_id]
     return ids[0] if ids else None
