@@ -128,9 +128,22 @@ class Pictures:
         if small is None:
             return
         self.thumbnails[result.index] = small[0]
-        url = await self.image_url(result.url, f"{safe_stem(result.video_id)}.thumbnail.jpg", *small, signs=signs)
+        url = await self.image_url(result.url, _thumbnail_name(result.video_id), *small, signs=signs)
         if url is not None:
             await acreate_image_artifact(image_url=url, description=f"Item {result.index}: thumbnail")
+
+    def _kept_thumbnail(self, result: VideoResult) -> bytes | None:
+        """The thumbnail a run (a shard's, an earlier one) kept in signing storage, without a request (blocking)."""
+        if not result.ok or not result.url or not result.video_id:
+            return None
+        kept = posixpath.join(posixpath.dirname(result.url), PICTURES_FOLDER, _thumbnail_name(result.video_id))
+        try:
+            fs, path = fsspec.core.url_to_fs(kept, **(self.storage_options or {}))
+            if type(fs).sign is fsspec.AbstractFileSystem.sign:  # kept only where the storage signs
+                return None
+            return bytes(fs.cat_file(path))
+        except (OSError, ValueError):  # not kept (FileNotFoundError), or unreadable: fetch it
+            return None
 
     async def image_url(
         self,
@@ -177,7 +190,8 @@ class Pictures:
         """One image artifact of the batch's first 48 items; the summary's note when there is none.
 
         Stored items whose thumbnail this run did not fetch (resumed, or stored by a
-        shard run) are fetched now, one request each. Never raises.
+        shard run) are read from the storage where a run kept them, else fetched now,
+        one request each. Never raises.
         """
         if not in_flow_run():
             return ""
@@ -185,6 +199,10 @@ class Pictures:
             return f"\n\n{MEDIA_NOTE}"
         try:
             shown = list(results)[: drawing.MAX_TILES]
+            for result in shown:
+                kept = await asyncio.to_thread(self._kept_thumbnail, result)
+                if kept is not None and result.index not in self.thumbnails:
+                    self.thumbnails[result.index] = kept
             missing = [r for r in shown if r.ok and r.video_id and r.index not in self.thumbnails]
             if missing:
                 async with credentials.get_client() as client:
@@ -211,3 +229,7 @@ class Pictures:
         except Exception as exc:  # a courtesy, as above
             run_logger(__name__).warning("No contact sheet (%s: %s)", type(exc).__name__, exc)
         return ""
+
+
+def _thumbnail_name(video_id: str) -> str:
+    return f"{safe_stem(video_id)}.thumbnail.jpg"

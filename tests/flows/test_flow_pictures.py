@@ -132,6 +132,7 @@ def test_a_batch_on_s3_links_signed_urls_that_fetch_the_video_and_never_show_the
             storage=storage,
             credentials=credentials,
             link_expiry_seconds=3600,
+            idempotency_key="pictures-1",
             return_state=True,
         )
     )
@@ -159,6 +160,23 @@ def test_a_batch_on_s3_links_signed_urls_that_fetch_the_video_and_never_show_the
     ], "the pictures stay out of the videos' folder"
     text = everything(artifacts)
     assert S3_SECRET not in text and api_key not in text
+
+    # A rerun (as the parent of a sharded batch) draws its sheet from the kept thumbnail, not a new request.
+    again = asyncio.run(
+        batch_text_to_video(
+            requests,
+            out="pictures-1/",
+            storage=storage,
+            credentials=credentials,
+            idempotency_key="pictures-1",
+            return_state=True,
+        )
+    )
+    (sheet,) = [a for a in images(asyncio.run(artifacts_of(again.state_details.flow_run_id))) if a.key]
+    picture = Image.open(io.BytesIO(httpx.get(str(sheet.data)).raise_for_status().content)).convert("RGB")
+    assert picture.size == (256, 128) and picture.getpixel((64, 64)) != (128, 128, 128), "item 0's thumbnail"
+    downloads = sora_emulator.stats()["downloads"][batch.items[0].video_id]
+    assert downloads == {"video": 1, "thumbnail": 1}
 
 
 def test_without_pillow_the_batch_summary_says_how_to_get_a_contact_sheet(
