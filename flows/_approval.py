@@ -105,6 +105,7 @@ async def require_approval(
     """
     if approve_over_usd is None or total <= approve_over_usd:
         return
+    threshold = f"{approve_over_usd:.2f}"
     from prefect.exceptions import FlowPauseTimeout
     from prefect.flow_runs import apause_flow_run
 
@@ -112,7 +113,7 @@ async def require_approval(
     logger.info(
         "Estimate $%s is over approve_over_usd=$%s: waiting up to %d s for approval in the Prefect UI",
         total,
-        approve_over_usd,
+        threshold,
         timeout_seconds,
     )
     form = ApprovalInput.with_initial_data(description=describe(requests, estimates, total), approve=False, note="")
@@ -120,7 +121,7 @@ async def require_approval(
         answer = await apause_flow_run(wait_for_input=form, timeout=timeout_seconds, poll_interval=POLL_SECONDS)
     except FlowPauseTimeout:
         raise ApprovalDenied(
-            f"Approval of ${total} (over approve_over_usd=${approve_over_usd}) timed out after "
+            f"Approval of ${total} (over approve_over_usd=${threshold}) timed out after "
             f"{timeout_seconds} s with no answer; nothing was created",
             estimated_usd=total,
             timed_out=True,
@@ -129,6 +130,8 @@ async def require_approval(
     if not answer.approve:
         said = f": {note!r}" if note else " (no note)"
         raise ApprovalDenied(
-            f"Approval of ${total} was denied{said}; nothing was created", estimated_usd=total, note=note
+            f"Approval of ${total} (over approve_over_usd=${threshold}) was denied{said}; nothing was created",
+            estimated_usd=total,
+            note=note,
         )
     logger.info("Approved $%s%s", total, f": {note!r}" if note else "")

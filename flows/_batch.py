@@ -20,6 +20,7 @@ from prefect_sora._pricing import CostEstimate, PriceTable, check_budget
 from prefect_sora._validation import validate_request
 from prefect_sora.blocks._credentials import SoraCredentials
 from prefect_sora.blocks._storage import SoraStorage
+from prefect_sora.flows._approval import check_threshold, check_timeout, require_approval
 from prefect_sora.flows._artifacts import Report, publish_results
 from prefect_sora.flows._common import journal_for, resume_hint, run_key
 from prefect_sora.flows._credentials import resolve_credentials
@@ -32,6 +33,7 @@ from prefect_sora.flows._shards import SHARD_DEPLOYMENT, scatter, shard_credenti
 from prefect_sora.flows._storage import resolve_storage, storage_name
 from prefect_sora.tasks import estimate_cost
 from prefect_sora.tasks._common import run_logger
+from prefect_sora.tasks._spend import spend_guard
 
 #: The title and artifact keys (sora-batch-costs, sora-batch-summary) of its runs.
 REPORT = Report("Sora batch", "sora-batch")
@@ -55,6 +57,8 @@ async def batch_text_to_video(
     shard_deployment: str = SHARD_DEPLOYMENT,
     shard_stale_seconds: float = 60.0,
     link_expiry_seconds: float = DEFAULT_LINK_EXPIRY,
+    approve_over_usd: float | None = None,
+    approval_timeout_seconds: float = 3600.0,
 ) -> BatchResult:
     """Generate many videos, each with its own model, size and length, under one budget.
 
@@ -88,6 +92,9 @@ async def batch_text_to_video(
             taken for dead (its worker is gone) and started again, resuming from the journal.
         link_expiry_seconds: How long the signed links and pictures in the run's artifacts
             stay valid where the storage signs URLs (S3 ...); at most 7 days.
+        approve_over_usd: If the batch's estimate is over this, pause for a person to
+            approve it in the Prefect UI (one approval for the whole batch) before any create.
+        approval_timeout_seconds: How long to wait for that approval; then the run fails.
 
     Returns:
         Per-item results in request order, and the totals, when every video is stored.
@@ -97,6 +104,8 @@ async def batch_text_to_video(
             how many of how many were); `.result` is the `BatchResult` with every
             item's id, status and reason. Rerun with the same key to resume.
         BudgetExceeded: the whole batch's estimate is over `max_cost_usd`; nothing was submitted.
+        ApprovalDenied: the estimate was over `approve_over_usd` and a person denied it (or
+            nobody answered in `approval_timeout_seconds`); nothing was submitted.
 
     Example:
         ```python
@@ -113,6 +122,8 @@ async def batch_text_to_video(
             print(batch.stored, batch.actual_usd)  # 3 1.20
         ```
     """
+    threshold = check_threshold(approve_over_usd)
+    approval_timeout = check_timeout(approval_timeout_seconds)
     if concurrency < 1:
         raise InvalidParameter("concurrency", concurrency, "must be at least 1")
     parts = split(len(requests), shards)  # refuses a shard count that is not a positive integer
@@ -127,6 +138,11 @@ async def batch_text_to_video(
     estimates = await _estimate_all(checked, creds)
     total = sum((e.total_usd for e in estimates), Decimal("0"))
     check_budget(total, max_cost_usd)
+    await spend_guard(creds)  # a missing spend limit stops the batch here, before anything is paid
+    # One approval for the whole batch, before any create.
+    await require_approval(
+        checked, estimates, total=total, approve_over_usd=threshold, timeout_seconds=approval_timeout
+    )
     key = run_key(idempotency_key)
     folder = target.out if target.out.endswith("/") else f"{target.out}/"
     journal = journal_for(folder, key, journal_url, target.storage_options)

@@ -12,6 +12,7 @@ from prefect_sora._errors import InvalidParameter, VideoNotStored
 from prefect_sora._models import ImageReference, ImageUpload, VideoRequest
 from prefect_sora._pricing import check_budget
 from prefect_sora.blocks._credentials import SoraCredentials
+from prefect_sora.flows._approval import check_threshold, check_timeout, require_approval
 from prefect_sora.flows._artifacts import Report, in_flow_run, publish_results
 from prefect_sora.flows._pictures import DEFAULT_LINK_EXPIRY, Pictures
 from prefect_sora.flows._pipeline import Job, Policy, Run
@@ -20,6 +21,7 @@ from prefect_sora.flows._steps import TaskSteps
 from prefect_sora.flows._suspend import SuspendingSteps, WaitMode
 from prefect_sora.tasks import estimate_cost
 from prefect_sora.tasks._common import run_logger
+from prefect_sora.tasks._spend import spend_guard
 
 JOURNAL_FOLDER = ".prefect-sora/journal"
 
@@ -57,6 +59,8 @@ async def run_single(
     regenerate_expired: bool = False,
     input_reference: ImageUpload | ImageReference | None = None,
     remix_of: str | None = None,
+    approve_over_usd: float | None = None,
+    approval_timeout_seconds: float = 3600.0,
     link_expiry_seconds: int = DEFAULT_LINK_EXPIRY,
     wait: WaitMode = "poll",
 ) -> VideoResult:
@@ -66,11 +70,18 @@ async def run_single(
 
     Raises:
         BudgetExceeded: the estimate is over ``max_cost_usd``; nothing was submitted.
+        ApprovalDenied: the estimate was over ``approve_over_usd`` and not approved; nothing was submitted.
         VideoNotStored: the video did not end stored; carries its result (id, status, cost).
     """
+    threshold = check_threshold(approve_over_usd)
+    approval_timeout = check_timeout(approval_timeout_seconds)
     policy = Policy(resubmit_failed=resubmit_failed, regenerate_expired=regenerate_expired)
     estimate = await estimate_cost(request.model, size=request.size, seconds=request.seconds, credentials=credentials)
     check_budget(estimate.total_usd, max_cost_usd)
+    await spend_guard(credentials)  # a missing spend limit stops the run here, before anything is paid
+    await require_approval(
+        [request], [estimate], total=estimate.total_usd, approve_over_usd=threshold, timeout_seconds=approval_timeout
+    )
     key = run_key(idempotency_key)
     job = Job(index=0, request=request, estimate=estimate, input_reference=input_reference, remix_of=remix_of)
     journal = journal_for(out, key, journal_url, storage_options)

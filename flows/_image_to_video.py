@@ -8,6 +8,7 @@ from prefect_sora._models import VideoSeconds
 from prefect_sora._validation import validate_request
 from prefect_sora.blocks._credentials import SoraCredentials
 from prefect_sora.blocks._storage import SoraStorage
+from prefect_sora.flows._approval import check_threshold, check_timeout
 from prefect_sora.flows._artifacts import Report
 from prefect_sora.flows._common import run_single
 from prefect_sora.flows._credentials import resolve_credentials
@@ -38,6 +39,8 @@ async def image_to_video(
     storage_options: OptionalOptions = {},  # noqa: B006  (never mutated; an empty object in the form)
     storage: SoraStorage | str | None = None,
     journal_url: OptionalText = "",
+    approve_over_usd: float | None = None,
+    approval_timeout_seconds: float = 3600.0,
 ) -> VideoResult:
     """Generate a video that starts from an image and store it.
 
@@ -63,6 +66,9 @@ async def image_to_video(
         storage: A `SoraStorage` block or a saved block's name: `out` is then a path under its
             base URL, written with its options (secrets included, never in the run's parameters).
         journal_url: Where the resume journal lives.
+        approve_over_usd: If the estimate is over this, pause for a person to approve it
+            in the Prefect UI before the create; denied or unanswered, the run fails.
+        approval_timeout_seconds: How long to wait for that approval.
 
     Returns:
         The video's id, stored URL, bytes, SHA-256, estimated and actual cost.
@@ -89,6 +95,9 @@ async def image_to_video(
             print(result.url)  # memory:///videos/video_....mp4
         ```
     """
+    # Refused before the image is read or anything is sent.
+    check_threshold(approve_over_usd)
+    check_timeout(approval_timeout_seconds)
     target = await resolve_storage(storage, out=out, storage_options=storage_options)
     creds = await resolve_credentials(credentials)
     request = validate_request(prompt=prompt, model=model, seconds=seconds, size=size, table=creds.prices())
@@ -105,5 +114,7 @@ async def image_to_video(
         timeout_seconds=timeout_seconds,
         resubmit_failed=resubmit_failed,
         regenerate_expired=regenerate_expired,
+        approve_over_usd=approve_over_usd,
+        approval_timeout_seconds=approval_timeout_seconds,
         input_reference=reference,
     )

@@ -11,6 +11,7 @@ from prefect_sora._pricing import check_budget
 from prefect_sora._validation import check_prompt, check_video_id, validate_request
 from prefect_sora.blocks._credentials import SoraCredentials
 from prefect_sora.blocks._storage import SoraStorage
+from prefect_sora.flows._approval import check_threshold, check_timeout
 from prefect_sora.flows._artifacts import Report
 from prefect_sora.flows._common import run_single
 from prefect_sora.flows._credentials import resolve_credentials
@@ -36,6 +37,8 @@ async def remix_video(
     storage_options: OptionalOptions = {},  # noqa: B006  (never mutated; an empty object in the form)
     storage: SoraStorage | str | None = None,
     journal_url: OptionalText = "",
+    approve_over_usd: float | None = None,
+    approval_timeout_seconds: float = 3600.0,
 ) -> VideoResult:
     """Remix a completed video with a new prompt and store the result.
 
@@ -56,6 +59,9 @@ async def remix_video(
         storage: A `SoraStorage` block or a saved block's name: `out` is then a path under its
             base URL, written with its options (secrets included, never in the run's parameters).
         journal_url: Where the resume journal lives.
+        approve_over_usd: If the estimate is over this, pause for a person to approve it
+            in the Prefect UI before the create; denied or unanswered, the run fails.
+        approval_timeout_seconds: How long to wait for that approval.
 
     Returns:
         The new video's id, stored URL, bytes, SHA-256, estimated and actual cost.
@@ -80,6 +86,8 @@ async def remix_video(
     check_prompt(prompt)
     # The budget itself is checked before the source is read: no request with a NaN or negative one.
     check_budget(Decimal("0"), max_cost_usd)
+    check_threshold(approve_over_usd)
+    check_timeout(approval_timeout_seconds)
     async with creds.get_client() as client:
         source = await client.retrieve_video(source_id)
     if not source.is_completed:
@@ -109,5 +117,7 @@ async def remix_video(
         timeout_seconds=timeout_seconds,
         resubmit_failed=resubmit_failed,
         regenerate_expired=regenerate_expired,
+        approve_over_usd=approve_over_usd,
+        approval_timeout_seconds=approval_timeout_seconds,
         remix_of=source_id,
     )

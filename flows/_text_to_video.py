@@ -8,6 +8,7 @@ from prefect_sora._models import VideoSeconds
 from prefect_sora._validation import validate_request
 from prefect_sora.blocks._credentials import SoraCredentials
 from prefect_sora.blocks._storage import SoraStorage
+from prefect_sora.flows._approval import check_threshold, check_timeout
 from prefect_sora.flows._artifacts import Report
 from prefect_sora.flows._common import run_single
 from prefect_sora.flows._credentials import resolve_credentials
@@ -39,6 +40,8 @@ async def text_to_video(
     journal_url: OptionalText = "",
     link_expiry_seconds: float = DEFAULT_LINK_EXPIRY,
     wait: WaitMode = "poll",
+    approve_over_usd: float | None = None,
+    approval_timeout_seconds: float = 3600.0,
 ) -> VideoResult:
     """Generate one video from a prompt and store it.
 
@@ -64,6 +67,9 @@ async def text_to_video(
         storage: A `SoraStorage` block or a saved block's name: `out` is then a path under its
             base URL, written with its options (secrets included, never in the run's parameters).
         journal_url: Where the resume journal lives (default `{out}/.prefect-sora/journal`).
+        approve_over_usd: If the estimate is over this, pause for a person to approve it
+            in the Prefect UI before the create; denied or unanswered, the run fails.
+        approval_timeout_seconds: How long to wait for that approval.
         wait: `poll` (this process waits for the job) or `suspend` (a run of a
             deployment suspends while the job generates, releasing its worker, and
             is resumed by the `sora-watcher` deployment's event and the
@@ -91,6 +97,9 @@ async def text_to_video(
     target = await resolve_storage(storage, out=out, storage_options=storage_options)
     expiry = check_link_expiry(link_expiry_seconds)
     mode = check_wait(wait)
+    # Refused before anything is read or sent.
+    check_threshold(approve_over_usd)
+    check_timeout(approval_timeout_seconds)
     creds = await resolve_credentials(credentials)
     request = validate_request(prompt=prompt, model=model, seconds=seconds, size=size, table=creds.prices())
     return await run_single(
@@ -105,6 +114,8 @@ async def text_to_video(
         timeout_seconds=timeout_seconds,
         resubmit_failed=resubmit_failed,
         regenerate_expired=regenerate_expired,
+        approve_over_usd=approve_over_usd,
+        approval_timeout_seconds=approval_timeout_seconds,
         wait=mode,
         link_expiry_seconds=expiry,
     )
