@@ -57,15 +57,18 @@ class SuspendingSteps(TaskSteps):
     """The atomic tasks, except that a pending job suspends the run instead of being polled."""
 
     async def wait(self, video: Video | str) -> Video:
-        """One status read; a job still pending suspends the run, any other goes on as with ``poll``.
+        """A pending job (as created, or as one GET reads it) suspends the run; any other goes on as with ``poll``.
 
         The job was journaled before this is called, so the rerun after the resume
         finds it. A run resumed before its job ended (by hand, from the UI) reads
         the job again and suspends again, under a new pause key.
         """
-        video_id = video if isinstance(video, str) else video.id
-        async with self.credentials.get_client() as client:
-            current = await client.retrieve_video(video_id)
+        if isinstance(video, Video):
+            current = video  # the create's own answer: no GET needed to know it is pending
+        else:
+            async with self.credentials.get_client() as client:
+                current = await client.retrieve_video(video)
+        video_id = video if isinstance(video, str) else video.id  # the id we were given, whatever a GET echoes
         if status_category(current.status) not in ("pending", "unknown"):
             # Handed the Video itself, the task decides at once: no second GET.
             return await super().wait(current)
