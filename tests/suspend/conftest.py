@@ -21,11 +21,6 @@ POOL = "sora-pool-suspend"
 BLOCK = "sora-suspend"
 
 
-@pytest.fixture(autouse=True)
-def _prefect_test_server(prefect_server: None) -> None:
-    """This process reads runs and resumes them on the session's server."""
-
-
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[Emulator]:
     # Each test's prompts say how long their jobs take ([emulator:seconds=S]).
@@ -35,9 +30,15 @@ def emulator() -> Iterator[Emulator]:
 
 @pytest.fixture(scope="module")
 def deployed(
-    prefect_server_process: dict[str, str], emulator: Emulator, tmp_path_factory: pytest.TempPathFactory
+    prefect_server_process: dict[str, str],
+    prefect_server: None,
+    emulator: Emulator,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Deployed]:
-    """text-to-video and sora-watcher from prefect.yaml on this module's pool, one worker on it, its block saved."""
+    """text-to-video and sora-watcher from prefect.yaml on this module's pool, one worker on it, its block saved.
+
+    This process talks to the same server (reading, resuming runs, emitting an event).
+    """
     env = prefect_server_process
     project = tmp_path_factory.mktemp("suspend-project")
     spec = (REPOSITORY / "prefect.yaml").read_text()

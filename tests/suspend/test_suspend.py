@@ -55,7 +55,9 @@ def ends(deployed: Deployed, run_id: str, seconds: float = 180) -> dict[str, Any
     return deployed.run(run_id)
 
 
-def test_suspend_outside_a_deployment_is_refused_before_any_request(emulator: Emulator, tmp_path: Path) -> None:
+def test_suspend_outside_a_deployment_is_refused_before_any_request(
+    prefect_server: None, emulator: Emulator, tmp_path: Path
+) -> None:
     credentials = SoraCredentials(api_key="sk-suspend", base_url=emulator.base_url)
     requests = emulator.stats()["requests_total"]
 
