@@ -142,21 +142,30 @@ class SpendGuard:
         cents = to_cents(amount_usd)
         if cents <= 0:
             return 0
-        status: int | None = None
-        detail = ""
+        remaining: Decimal | None = None
         try:
             async with get_client() as client:
-                response = await client.increment_concurrency_slots([self._gcl], cents, mode="rate_limit")
-                if response.json():
-                    run_logger(__name__).info(
-                        "%s: reserved $%s on spend limit %r", what.capitalize(), usd(cents), self.name
-                    )
-                    return cents
-                detail = "the limit no longer exists"  # an increment on a missing limit "succeeds" empty
-        except Exception as exc:  # 423 (does not fit), 422 (more than the whole limit), the API unreachable
+                # Read first, and ask only if it fits: Prefect's server writes a refused increment
+                # without the decay accrued since the limit's last change, so every refusal sent
+                # would set the window's refill back (a limit asked again and again never refills).
+                limit = await client.read_global_concurrency_limit_by_name(self._gcl)
+                remaining = _state(self.name, limit).remaining_usd
+                if not limit.active:
+                    detail = "the limit is switched off"
+                elif to_cents(remaining) < cents:
+                    detail = "not enough left in the window"
+                else:
+                    response = await client.increment_concurrency_slots([self._gcl], cents, mode="rate_limit")
+                    if response.json():
+                        run_logger(__name__).info(
+                            "%s: reserved $%s on spend limit %r", what.capitalize(), usd(cents), self.name
+                        )
+                        return cents
+                    detail = "the limit no longer exists"  # an increment on a missing limit "succeeds" empty
+        except Exception as exc:  # 423 (another process took it first), 404, the API unreachable
             status = getattr(getattr(exc, "response", None), "status_code", None)
             detail = "not enough left in the window" if status in (422, 423) else f"could not reserve: {exc}"
-        remaining = await self._remaining()
+            remaining = await self._remaining() if status in (422, 423) else None
         left = f"${remaining} left" if remaining is not None else "remaining unknown"
         raise SpendLimitReached(
             f"Spend limit {self.name!r} (${self.limit_usd} per window) refused {what}: needs ${usd(cents)}, "

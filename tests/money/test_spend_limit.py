@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -182,3 +183,29 @@ def test_a_changed_limit_keeps_what_was_spent_in_its_window(limit_name: str) -> 
 async def _reserve(name: str, usd: str) -> None:
     guard = await SpendGuard.open(name)
     await guard.reserve(Decimal(usd), what="a video")
+
+
+def test_the_window_refills_while_refused_jobs_keep_asking(limit_name: str) -> None:
+    # $0.40 per 4 s: spent at once, then asked for every half second. A refusal that reached the
+    # server would set its refill clock back each time, and the limit would never refill.
+    make_limit(limit_name, "0.40", window=4)
+
+    async def scenario() -> tuple[float, int]:
+        guard = await SpendGuard.open(limit_name)
+        await guard.reserve(Decimal("0.40"), what="the first video")
+        spent_at = time.monotonic()
+        refusals = 0
+        while time.monotonic() - spent_at < 30:
+            try:
+                await guard.reserve(Decimal("0.40"), what="the next video")
+            except SpendLimitReached:
+                refusals += 1
+                await asyncio.sleep(0.5)
+                continue
+            return time.monotonic() - spent_at, refusals
+        raise AssertionError(f"the window never refilled ({refusals} refusals)")
+
+    waited, refusals = asyncio.run(scenario())
+
+    assert refusals >= 3  # it was refused while the window was full
+    assert 3.0 <= waited <= 15.0  # and taken again about a window later
