@@ -111,15 +111,18 @@ class Pictures:
         """A link artifact (signed, or the file's place in words) and a thumbnail artifact; never raises."""
         if not in_flow_run() or not result.url:
             return
+        logger = run_logger(__name__)
         try:
             signed = await asyncio.to_thread(sign, result.url, self.storage_options, self.link_expiry_seconds)
+        except Exception as exc:  # no credentials to sign with, say: the link says where the file is instead
+            logger.warning("Item %d: no signed link (%s: %s)", result.index, type(exc).__name__, exc)
+            signed = None
+        try:
             await link_stored(result, link=signed, where=None if signed else where(result.url))
             if self.client is not None and result.video_id:
                 await self._thumbnail(self.client, result, signs=signed is not None)
         except Exception as exc:  # pictures are a courtesy: never a failed run
-            run_logger(__name__).warning(
-                "Item %d: no picture in the UI (%s: %s)", result.index, type(exc).__name__, exc
-            )
+            logger.warning("Item %d: no picture in the UI (%s: %s)", result.index, type(exc).__name__, exc)
 
     async def _thumbnail(self, client: SoraClient, result: VideoResult, *, signs: bool) -> None:
         assert result.video_id is not None and result.url is not None
@@ -200,9 +203,10 @@ class Pictures:
         try:
             shown = list(results)[: drawing.MAX_TILES]
             for result in shown:
-                kept = await asyncio.to_thread(self._kept_thumbnail, result)
-                if kept is not None and result.index not in self.thumbnails:
-                    self.thumbnails[result.index] = kept
+                if result.index not in self.thumbnails:
+                    kept = await asyncio.to_thread(self._kept_thumbnail, result)
+                    if kept is not None:
+                        self.thumbnails[result.index] = kept
             missing = [r for r in shown if r.ok and r.video_id and r.index not in self.thumbnails]
             if missing:
                 async with credentials.get_client() as client:
