@@ -39,7 +39,7 @@ class SoraCredentials(CredentialsBlock):
         timeout_seconds: Read, write and pool timeout of one HTTP request.
         connect_timeout_seconds: Connect timeout of one HTTP request.
         max_retries: Retries of a transient failure (5xx, connection errors, timeouts).
-        retry_budget_seconds: Seconds after a request's first transient failure during
+        retry_window_seconds: Seconds after a request's first transient failure during
             which retries may start; a wait's deadline cuts it shorter.
         allow_insecure_http: Allow ``http://`` to a non-loopback host.
         price_overrides: ``{model: {tier: usd_per_second}}`` for gateways that price
@@ -117,8 +117,8 @@ class SoraCredentials(CredentialsBlock):
         le=20,
         description="Retries of a transient failure (5xx, connection errors, timeouts).",
     )
-    retry_budget_seconds: float = Field(
-        title="Retry budget (seconds)",
+    retry_window_seconds: float = Field(
+        title="Retry window (seconds)",
         default=60.0,
         gt=0,
         description="Seconds after a request's first transient failure during which retries may start; "
@@ -294,7 +294,7 @@ class SoraCredentials(CredentialsBlock):
             timeout=httpx.Timeout(self.timeout_seconds, connect=self.connect_timeout_seconds),
             retry=RetryPolicy(
                 max_retries=self.max_retries,
-                budget_seconds=self.retry_budget_seconds,
+                window_seconds=self.retry_window_seconds,
                 rate_limit_patience=self.rate_limit_patience_seconds,
             ),
             allow_insecure_http=self.allow_insecure_http,

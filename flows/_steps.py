@@ -17,7 +17,7 @@ from prefect_sora._durable.verify import Expected
 from prefect_sora._errors import TransientError
 from prefect_sora._models import StoredVideo, Video, VideoRequest
 from prefect_sora._transport.client import SoraClient
-from prefect_sora._transport.retries import budget_spent
+from prefect_sora._transport.retries import retries_spent
 from prefect_sora._transport.waiting import OnChange, wait_for_video
 from prefect_sora.blocks._credentials import SoraCredentials
 from prefect_sora.flows._pipeline import Job
@@ -25,7 +25,7 @@ from prefect_sora.tasks import _events as events
 from prefect_sora.tasks import await_video, fetch_video, submit_remix, submit_video
 
 #: Downloads of one video whose body was cut short (as fetch_video: 1 + 3). Nothing else is
-#: retried here: the client retries transport faults within its budget, once, for every layer.
+#: retried here: the client retries transport faults within its retry window, once, for every layer.
 CUT_SHORT_ATTEMPTS = 4
 
 
@@ -131,7 +131,7 @@ class ClientSteps:
                 events.stored(stored, credentials=self.credentials)
                 return stored
             except TransientError as exc:
-                if budget_spent(exc) or attempt == CUT_SHORT_ATTEMPTS:
+                if retries_spent(exc) or attempt == CUT_SHORT_ATTEMPTS:
                     raise
                 await asyncio.sleep(attempt)
         raise AssertionError("unreachable")

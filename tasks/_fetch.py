@@ -12,7 +12,7 @@ from prefect_sora._durable.download import download
 from prefect_sora._durable.verify import Expected, check_stored
 from prefect_sora._errors import TransientError, VideoDefective
 from prefect_sora._models import StoredVideo, Video, VideoRequest, VideoVariant
-from prefect_sora._transport.retries import budget_spent
+from prefect_sora._transport.retries import retries_spent
 from prefect_sora.blocks._credentials import SoraCredentials
 from prefect_sora.tasks import _events as events
 from prefect_sora.tasks._common import run_logger
@@ -23,11 +23,11 @@ def retry_cut_short(task: Task[..., Any], task_run: TaskRun, state: State[Any]) 
     """Retry a download whose body was cut short; never a wrong body, an expired one, or a refused request.
 
     A request the gateway refused or could not answer (5xx, reset, timeout) was
-    already retried by the client within its budget; asking again here would
-    multiply that budget. A body cut off after its headers arrived never went
+    already retried by the client within its retry window; asking again here would
+    multiply that window. A body cut off after its headers arrived never went
     through the client's retries, so it is this task's to retry.
     """
-    return isinstance(state.data, TransientError) and not budget_spent(state.data)
+    return isinstance(state.data, TransientError) and not retries_spent(state.data)
 
 
 @dual_task(
@@ -79,7 +79,7 @@ async def fetch_video(
         VideoDefective: stored, but not the video paid for; the file is kept at
             ``.result.url`` and ``.problems`` says what was expected and found.
         TransientError: the gateway kept failing after the client's retries (bounded by
-            the block's ``max_retries`` and ``retry_budget_seconds``); a body cut short
+            the block's ``max_retries`` and ``retry_window_seconds``); a body cut short
             is downloaded again up to 3 times first.
 
     Example:

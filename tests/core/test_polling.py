@@ -199,9 +199,9 @@ def test_a_far_prediction_is_polled_before_it_and_a_near_one_just_past() -> None
         schedule.observe(at, "in_progress", at * 5.0 - 1.0)  # a steady 5 %/s from t=0
     end = schedule.predicted_end()
     assert 19.0 <= end <= 20.5
-    # 10 s ahead the prediction may be 3 s late: poll early enough to see even that within `budget`.
+    # 10 s ahead the prediction may be 3 s late: poll early enough to see even that within `lateness`.
     ahead = end - 10.0
-    assert schedule.next_delay(10.0) == pytest.approx(ahead * (1 - schedule.trust) + schedule.budget)
+    assert schedule.next_delay(10.0) == pytest.approx(ahead * (1 - schedule.trust) + schedule.lateness)
     assert schedule.next_delay(10.0) < ahead
 
     schedule.observe(17.5, "in_progress", 86.0)

@@ -22,9 +22,9 @@ from prefect_sora._transport.client import SoraClient
 from prefect_sora._transport.retries import (
     Action,
     RetryPolicy,
-    budget_spent,
     classify,
     mark_spent,
+    retries_spent,
     retry_after_seconds,
 )
 from prefect_sora._validation import validate_request
@@ -239,14 +239,14 @@ async def test_a_polls_retries_end_by_the_deadline_handed_down(sora_emulator: Em
         elapsed = time.monotonic() - started
 
     assert caught.value.video_id == video_id and caught.value.status_code == 502
-    assert budget_spent(caught.value)  # so no layer above retries it again
+    assert retries_spent(caught.value)  # so no layer above retries it again
     assert 3 <= sora_emulator.stats()["faults"]["502"] <= 12
     assert elapsed < 1.5 + 1.0 + 5.0  # the deadline, one request timeout, slack for a loaded machine
 
 
 async def test_without_a_deadline_the_budget_in_seconds_ends_the_retries(sora_emulator: Emulator) -> None:
     sora_emulator.inject("503", count=100_000, endpoint="list")
-    retry = RetryPolicy(max_retries=50, budget_seconds=1.0, backoff_base=0.2, backoff_max=0.4)
+    retry = RetryPolicy(max_retries=50, window_seconds=1.0, backoff_base=0.2, backoff_max=0.4)
     async with SoraClient(api_key="sk-budget", base_url=sora_emulator.base_url, retry=retry, timeout=1.0) as client:
         started = time.monotonic()
         with pytest.raises(ServerError):
@@ -273,5 +273,5 @@ async def test_a_429_that_would_wait_past_the_deadline_is_raised_at_once(sora_em
 
 def test_only_what_the_client_gave_up_on_is_marked_spent() -> None:
     cut_short = TransportError("Download of video cut short", video_id="video_1")
-    assert not budget_spent(cut_short) and not budget_spent(None)
-    assert budget_spent(mark_spent(cut_short))
+    assert not retries_spent(cut_short) and not retries_spent(None)
+    assert retries_spent(mark_spent(cut_short))

@@ -114,7 +114,7 @@ def test_with_a_long_deadline_the_clients_budget_ends_a_wait_whose_polls_all_fai
     sora_emulator: Emulator, api_key: str, final_task_run: Any
 ) -> None:
     credentials = SoraCredentials(
-        api_key=api_key, base_url=sora_emulator.base_url, timeout_seconds=REQUEST_TIMEOUT, retry_budget_seconds=2.0
+        api_key=api_key, base_url=sora_emulator.base_url, timeout_seconds=REQUEST_TIMEOUT, retry_window_seconds=2.0
     )
     video_id = create_stuck_job(sora_emulator, api_key)
     _502(sora_emulator)
@@ -151,7 +151,7 @@ def test_fetch_video_with_the_upstream_down_ends_within_the_clients_budget_and_i
         base_url=sora_emulator.base_url,
         timeout_seconds=REQUEST_TIMEOUT,
         max_retries=20,
-        retry_budget_seconds=2.0,
+        retry_window_seconds=2.0,
     )
     video_id = completed_video(credentials, sora_emulator, api_key)
     if fault == "connection-refused":

@@ -147,7 +147,7 @@ class SoraClient(DerivedJobs):
             requests_per_minute=requests_per_minute, max_running_jobs=max_running_jobs, rate_limit_name=rate_limit_name
         )
         self.base_url = check_base_url(base_url, allow_insecure_http=allow_insecure_http)
-        # One budget per key and base URL, shared with every other client of this process.
+        # One request pace per key and base URL, shared with every other client of this process.
         self._pacer = pacer_for(api_key, self.base_url)
         self._pacer.configure(
             requests_per_minute=requests_per_minute, max_running_jobs=max_running_jobs, rate_limit_name=rate_limit_name
@@ -374,11 +374,11 @@ class SoraClient(DerivedJobs):
 
         Transport faults are retried here and nowhere else: at most
         ``retry.max_retries`` times, and no retry starts later than
-        ``retry.budget_seconds`` after the first attempt or after ``deadline``
+        ``retry.window_seconds`` after the first attempt or after ``deadline``
         (a monotonic time: a wait's end). No backoff sleeps past that end, and
         each attempt (its turn at the pacer included) ends within one request
         timeout of it. Whatever this loop raises is marked spent
-        (:func:`~prefect_sora._transport.retries.budget_spent`) so that no layer
+        (:func:`~prefect_sora._transport.retries.retries_spent`) so that no layer
         above retries it again.
 
         Raises:
@@ -406,7 +406,7 @@ class SoraClient(DerivedJobs):
         attempt = 0
         priority = Priority.CREATE if lookup is not None else Priority.READ
         pressed_since: float | None = None  # when the current run of 429s began
-        end = deadline  # no retry starts after it; the budget's end joins it at the first fault
+        end = deadline  # no retry starts after it; the retry window's end joins it at the first fault
         error: SoraError | None = None
         while True:
             number = await self._turn(priority, due, end, error, method, url, video_id)
@@ -459,15 +459,15 @@ class SoraClient(DerivedJobs):
                     ) from error
                 uncertain = SubmissionUncertain(f"{method} failed before its answer arrived: {error.message}")
                 uncertain.__cause__, error = error, uncertain
-            if attempt == 0:  # the first fault starts the budget's clock (429s have their own patience)
-                budget_end = time.monotonic() + self.retry.budget_seconds
-                end = budget_end if end is None else min(end, budget_end)
+            if attempt == 0:  # the first fault starts the retry window's clock (429s have their own patience)
+                window_end = time.monotonic() + self.retry.window_seconds
+                end = window_end if end is None else min(end, window_end)
             attempt += 1
             delay = self.retry.delay(attempt, retry_after)
             if attempt > self.retry.max_retries or delay > self.retry.max_retry_after:
                 raise error
             if end is not None and time.monotonic() + delay >= end:
-                # The retry would start after the budget or the caller's deadline: give up now, not later.
+                # The retry would start after the retry window or the caller's deadline: give up now, not later.
                 logger.debug("%s; no retry: out of time", error)
                 raise error
             logger.debug("%s; retry %d in %.2fs", error, attempt, delay)

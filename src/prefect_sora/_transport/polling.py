@@ -41,14 +41,14 @@ sound for any monotone curve. The design, and why:
    The end predicted when the current progress was first seen stays in force
    if it is earlier; once it has passed, the job is overdue.
 4. **Poll at the first moment that is both ``aim`` past the predicted end and
-   no more than ``budget`` past the earliest the job could end**, taking a
+   no more than ``lateness`` past the earliest the job could end**, taking a
    prediction to be wrong by up to ``trust`` (30 %) of the time it looks
    ahead. Near the end the first bound holds: the poll lands just after the
    prediction (a poll a moment before the end is wasted and costs a whole
    extra interval, one a moment after costs only that moment). Far from it
    the second does: the poll lands before the prediction, early enough that
    even a job that finishes ``trust`` sooner than predicted is seen within
-   ``budget``, and the read there corrects the prediction. Landing on a far
+   ``lateness``, and the read there corrects the prediction. Landing on a far
    prediction instead is one GET cheaper and seconds late whenever progress
    speeds up after it (the creep's end).
 5. **Trust an extrapolation no further than the history it rests on**: never
@@ -100,7 +100,7 @@ class PollSchedule:
             sleep once progress is seen.
         aim: Seconds past the predicted end that a poll near it is aimed at.
         trust: Assumed error of a prediction, as a share of the time it looks ahead.
-        budget: Seconds a poll may land after the earliest end that ``trust``
+        lateness: Seconds a poll may land after the earliest end that ``trust``
             allows; what bounds the detection delay of a prediction that was late.
     """
 
@@ -111,7 +111,7 @@ class PollSchedule:
     tail_delay: float = 1.5
     aim: float = 1.3
     trust: float = 0.3
-    budget: float = 2.4
+    lateness: float = 2.4
     observations: list[Observation] = field(default_factory=list)
 
     def observe(self, at: float, status: str, progress: float) -> None:
@@ -143,7 +143,7 @@ class PollSchedule:
             began, end = estimate
             remaining = (end if end is not None else self.started + self.expected_seconds) - now
             if remaining > 0:
-                delay = min(remaining + self.aim, remaining * (1 - self.trust) + self.budget)
+                delay = min(remaining + self.aim, remaining * (1 - self.trust) + self.lateness)
             else:
                 delay = self.tail_delay
             running = max(now - began, 1e-9)

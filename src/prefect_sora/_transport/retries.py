@@ -16,9 +16,9 @@ or a transport exception) means for its method:
 * everything else (4xx) is final.
 
 This is the only place a transport fault (5xx, reset, refused connection,
-timeout) is retried: :class:`RetryPolicy` gives each request a budget of
+timeout) is retried: :class:`RetryPolicy` gives each request a limit of
 attempts and of seconds, and a caller's deadline (a wait's) caps it further.
-Layers above never retry what the client gave up on (:func:`budget_spent`
+Layers above never retry what the client gave up on (:func:`retries_spent`
 tells them); a task retries only while a job is pending.
 """
 
@@ -95,7 +95,7 @@ class RetryPolicy:
 
     Attributes:
         max_retries: Retries after the first attempt (0 disables retrying).
-        budget_seconds: Seconds from a request's first fault after which no retry
+        window_seconds: Seconds from a request's first fault after which no retry
             begins: a backoff that would end later is not slept, the error is raised
             (each attempt still gets up to one request timeout).
         backoff_base: First backoff in seconds; doubles each attempt.
@@ -108,7 +108,7 @@ class RetryPolicy:
     """
 
     max_retries: int = 4
-    budget_seconds: float = 60.0
+    window_seconds: float = 60.0
     backoff_base: float = 0.5
     backoff_max: float = 8.0
     max_retry_after: float = 60.0
@@ -128,7 +128,7 @@ class RetryPolicy:
 
 
 #: Set on an error the client raises after spending its retries on it.
-_SPENT = "_retry_budget_spent"
+_SPENT = "_retry_window_spent"
 
 
 def mark_spent(error: BaseException) -> BaseException:
@@ -137,7 +137,7 @@ def mark_spent(error: BaseException) -> BaseException:
     return error
 
 
-def budget_spent(error: BaseException | None) -> bool:
+def retries_spent(error: BaseException | None) -> bool:
     """Whether the client already retried ``error`` (or found it final): layers above must not retry it.
 
     A transient error not so marked never went through the retry loop, such as
