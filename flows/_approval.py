@@ -73,7 +73,7 @@ def describe(requests: Sequence[VideoRequest], estimates: Sequence[CostEstimate]
     lines = [
         f"## Approve ${total} for {count} video{'s' if count != 1 else ''}?",
         "",
-        "Nothing has been sent yet. Tick **Approve** to go on; leave it unticked to deny (say why in the note).",
+        "Nothing has been sent yet. Switch **Approve** on to go on; leave it off to deny (say why in the note).",
         "",
         "| model | size | videos | seconds | estimate |",
         "|---|---|---|---|---|",
