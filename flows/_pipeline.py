@@ -164,6 +164,7 @@ class Run:
                 stored = await self.steps.fetch(completed.id, paid=job.request)
             except SpendLimitReached as exc:
                 # Refused before any request: the journal still says "new", so a rerun with the key retries it.
+                item.paid_again = Decimal("0")  # a regeneration refused here was never paid for
                 return item.result("refused", error=exc)
             except JobCancelled as exc:  # before JobFailed: a cancelled job is never resubmitted
                 await self._give_back(item)
