@@ -15,11 +15,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -63,53 +63,77 @@ def state(env: dict[str, str], run_id: str) -> str:
     return str(answer["state"]["type"])
 
 
-def start_run(env: dict[str, str], cwd: Path, name: str, params: dict[str, Any]) -> str:
-    out = prefect("deployment", "run", name, "--params", json.dumps(params), env=env, cwd=cwd)
-    match = re.search(r"UUID: ([0-9a-f-]{36})", out)
-    assert match is not None, out
-    return match[1]
+def start_run(env: dict[str, str], name: str, params: dict[str, Any]) -> str:
+    """A run of deployment ``flow/deployment`` with ``params``, made through the API (the CLI takes seconds each)."""
+    api = env["PREFECT_API_URL"]
+    deployment = httpx.get(f"{api}/deployments/name/{name}", timeout=30).raise_for_status().json()
+    run = httpx.post(
+        f"{api}/deployments/{deployment['id']}/create_flow_run", json={"parameters": params}, timeout=30
+    ).raise_for_status()
+    return str(run.json()["id"])
 
 
-def measure(
-    mode: str, *, runs: int, env: dict[str, str], project: Path, worker_dir: Path, gateway: str
-) -> dict[str, Any]:
-    """Start the runs of one mode and sample their processes until every run is Completed."""
+class Sampler(threading.Thread):
+    """Every second: the processes held for the watched runs (process-seconds) and their summed RSS (peak)."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.watched: set[str] = set()
+        self.process_seconds = 0.0
+        self.peak_rss = 0
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        last = time.monotonic()
+        while not self.stopping.wait(1.0):
+            held = [rss for run_id, rss in flow_run_processes().values() if run_id in self.watched]
+            now = time.monotonic()
+            self.process_seconds += len(held) * (now - last)
+            self.peak_rss = max(self.peak_rss, sum(held))
+            last = now
+
+
+def measure(mode: str, *, runs: int, env: dict[str, str], worker_dir: Path, gateway: str) -> dict[str, Any]:
+    """Start the runs of one mode and sample their processes, from before the first, until every run has ended."""
     _common.reset(gateway)
+    sampler = Sampler()
+    sampler.start()
+    started = time.monotonic()
     watcher = None
     if mode == "suspend":
-        watcher = start_run(env, project, "sora-watcher/sora-watcher", {"credentials": "sora", "interval_seconds": 10})
-    started = time.monotonic()
+        watcher = start_run(env, "sora-watcher/sora-watcher", {"credentials": "sora", "interval_seconds": 10})
+        sampler.watched.add(watcher)
     ids = []
     for n in range(runs):
         params = {"prompt": f"Bench {n}", "seconds": "4", "size": "720x1280", "out": f"{worker_dir}/{mode}/"}
-        ids.append(start_run(env, project, "sora-text-to-video/text-to-video", {**params, "wait": mode}))
-    watched = set(ids) | ({watcher} if watcher else set())
-    process_seconds, peak_rss, last = 0.0, 0, time.monotonic()
+        ids.append(start_run(env, "sora-text-to-video/text-to-video", {**params, "wait": mode}))
+        sampler.watched.add(ids[-1])
     states: dict[str, str] = {}
     while True:
-        time.sleep(1)
-        now = time.monotonic()
-        held = [rss for run_id, rss in flow_run_processes().values() if run_id in watched]
-        process_seconds += len(held) * (now - last)
-        peak_rss = max(peak_rss, sum(held))
-        last = now
+        time.sleep(2)
         states = {run_id: state(env, run_id) for run_id in ids}
         if all(s in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") for s in states.values()):
             break
-        if now - started > 3 * 3600:
+        if time.monotonic() - started > 3 * 3600:
             raise RuntimeError(f"{mode}: runs did not end: {states}")
     wall = time.monotonic() - started
     if watcher is not None:
         for pid, (run_id, _) in flow_run_processes().items():
             if run_id == watcher:
                 os.kill(pid, signal.SIGKILL)
+    # Until the last flow-run process has exited (a run is Completed a moment before its process ends).
+    deadline = time.monotonic() + 60
+    while any(run_id in sampler.watched for run_id, _ in flow_run_processes().values()) and time.monotonic() < deadline:
+        time.sleep(1)
+    sampler.stopping.set()
+    sampler.join()
     stats = _common.admin(gateway, "stats")
     return {
         "mode": mode,
         "runs": runs,
         "completed": sum(s == "COMPLETED" for s in states.values()),
-        "process_seconds": round(process_seconds, 1),
-        "peak_rss_mb": round(peak_rss / 2**20, 1),
+        "process_seconds": round(sampler.process_seconds, 1),
+        "peak_rss_mb": round(sampler.peak_rss / 2**20, 1),
         "requests": stats["requests_total"],
         "creates": stats["creates"],
         "polls": stats["polls_total"],
@@ -145,7 +169,7 @@ def main() -> int:
         )
         try:
             results = [
-                measure(mode, runs=args.runs, env=env, project=project, worker_dir=worker_dir, gateway=gateway.url)
+                measure(mode, runs=args.runs, env=env, worker_dir=worker_dir, gateway=gateway.url)
                 for mode in args.modes.split(",")
             ]
         finally:
