@@ -124,6 +124,39 @@ def test_only_this_files_leftover_partials_are_swept(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == [".v.mp4.partial", ".w.mp4.partial-0123456789ab", "v.mp4"]
 
 
+@pytest.mark.parametrize("protocol", ["file", "memory"])
+def test_two_writers_of_one_video_both_succeed_and_leave_one_whole_file(protocol: str, tmp_path: Path) -> None:
+    # A shard run restarted while the first was only slow: both download the same video.
+    # The second one's leftover sweep must not make the first one's move fail.
+    fs = fsspec.filesystem(protocol)
+    folder = str(tmp_path) if protocol == "file" else f"/two-writers-{tmp_path.name}"
+    target = f"{folder}/v.mp4"
+    data = body(3 * BATCH_BYTES // 2)
+
+    async def both() -> list[tuple[int, str]]:
+        slow_started = asyncio.Event()
+
+        async def slow() -> AsyncIterator[bytes]:
+            async for piece in pieces(data, size=len(data) // 3):
+                yield piece
+                slow_started.set()
+                await asyncio.sleep(0.2)
+
+        async def fast() -> tuple[int, str]:
+            await slow_started.wait()  # the slow writer's partial exists by now
+            return await write_atomic(fs, target, pieces(data), variant="video", expected_length=len(data))
+
+        first = write_atomic(fs, target, slow(), variant="video", expected_length=len(data))
+        return list(await asyncio.gather(first, fast()))
+
+    results = asyncio.run(both())
+
+    digest = hashlib.sha256(data).hexdigest()
+    assert results == [(len(data), digest), (len(data), digest)]
+    assert fs.cat_file(target) == data
+    assert [name for name in fs.ls(folder, detail=False) if ".partial-" in name] == []
+
+
 def test_memory_destination_is_moved_by_rename_not_copied() -> None:
     fs = fsspec.filesystem("memory")
     data = body(BATCH_BYTES + 99)

@@ -51,7 +51,10 @@ class Partial:
             # fsspec's memory mv copies the whole buffer, then deletes the old one: twice
             # the file in RAM at once. Renaming its entry in the store is all a move needs.
             source, target = self.fs._strip_protocol(self.path), self.fs._strip_protocol(self.target)
-            moved = store.pop(source)
+            try:
+                moved = store.pop(source)
+            except KeyError:
+                raise FileNotFoundError(self.path) from None
             moved.path = target
             store[target] = moved
             return

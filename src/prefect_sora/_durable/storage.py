@@ -194,7 +194,6 @@ async def write_atomic(
     """
     parent, name = posixpath.split(path)
     partial = Partial(fs, path)
-    await asyncio.to_thread(sweep_partials, fs, parent, name)
     if parent:
         await asyncio.to_thread(fs.makedirs, parent, exist_ok=True)
     digest = hashlib.sha256()
@@ -244,12 +243,26 @@ async def write_atomic(
             raise InvalidContent(
                 f"Got {written} bytes of {variant}, the server announced {expected_length}; nothing stored"
             )
-        await asyncio.to_thread(partial.commit)
+        await asyncio.to_thread(_commit, fs, partial)
     except BaseException:
         # Also on cancellation: never leave the partial behind.
         await asyncio.shield(asyncio.to_thread(partial.discard))
         raise
+    # Leftovers of a killed writer of the same file go only now, after this commit: a
+    # writer still alive (a shard run restarted while the first was only slow) then
+    # finds its partial gone and the file already in place (see _commit).
+    await asyncio.to_thread(sweep_partials, fs, parent, name)
     return written, digest.hexdigest()
+
+
+def _commit(fs: AbstractFileSystem, partial: Partial) -> None:
+    try:
+        partial.commit()
+    except FileNotFoundError:
+        # Partials are swept only after a commit of the same file, so a partial that
+        # vanished means another writer of this very video has already stored it.
+        if not fs.exists(partial.target):
+            raise
 
 
 def _check_head(variant: VideoVariant, head: bytes) -> None:
