@@ -59,18 +59,24 @@ def flow_run_processes() -> dict[int, tuple[str, int]]:
 
 
 def state(env: dict[str, str], run_id: str) -> str:
-    answer = httpx.get(f"{env['PREFECT_API_URL']}/flow_runs/{run_id}", timeout=30).raise_for_status().json()
-    return str(answer["state"]["type"])
+    answer = httpx.get(f"{env['PREFECT_API_URL']}/flow_runs/{run_id}", timeout=30)
+    if answer.status_code == 503:  # a loaded server: ask again next round
+        return "UNKNOWN"
+    return str(answer.raise_for_status().json()["state"]["type"])
 
 
 def start_run(env: dict[str, str], name: str, params: dict[str, Any]) -> str:
     """A run of deployment ``flow/deployment`` with ``params``, made through the API (the CLI takes seconds each)."""
     api = env["PREFECT_API_URL"]
     deployment = httpx.get(f"{api}/deployments/name/{name}", timeout=30).raise_for_status().json()
-    run = httpx.post(
-        f"{api}/deployments/{deployment['id']}/create_flow_run", json={"parameters": params}, timeout=30
-    ).raise_for_status()
-    return str(run.json()["id"])
+    for attempt in range(10):  # a loaded SQLite server answers 503 now and then
+        run = httpx.post(
+            f"{api}/deployments/{deployment['id']}/create_flow_run", json={"parameters": params}, timeout=30
+        )
+        if run.status_code != 503 or attempt == 9:
+            return str(run.raise_for_status().json()["id"])
+        time.sleep(2)
+    raise AssertionError("unreachable")
 
 
 class Sampler(threading.Thread):
