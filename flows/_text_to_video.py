@@ -15,8 +15,8 @@ from prefect_sora.flows._credentials import resolve_credentials
 from prefect_sora.flows._forms import ModelChoice, OptionalOptions, OptionalText, SizeChoice
 from prefect_sora.flows._pictures import DEFAULT_LINK_EXPIRY, check_link_expiry
 from prefect_sora.flows._results import VideoResult
-from prefect_sora.flows._suspend import WaitMode, check_wait
 from prefect_sora.flows._storage import resolve_storage
+from prefect_sora.flows._suspend import WaitMode, check_wait
 
 #: The title and artifact keys (sora-text-to-video-costs, sora-text-to-video-summary) of its runs.
 REPORT = Report("Sora text-to-video", "sora-text-to-video")
@@ -70,13 +70,13 @@ async def text_to_video(
         approve_over_usd: If the estimate is over this, pause for a person to approve it
             in the Prefect UI before the create; denied or unanswered, the run fails.
         approval_timeout_seconds: How long to wait for that approval.
+        link_expiry_seconds: How long the signed link and pictures in the run's artifacts
+            stay valid where the storage signs URLs (S3 ...); at most 7 days.
         wait: `poll` (this process waits for the job) or `suspend` (a run of a
             deployment suspends while the job generates, releasing its worker, and
             is resumed by the `sora-watcher` deployment's event and the
             `sora-resume-suspended-runs` automation). `suspend` elsewhere is
             refused before any request.
-        link_expiry_seconds: How long the signed link and pictures in the run's artifacts
-            stay valid where the storage signs URLs (S3 ...); at most 7 days.
 
     Returns:
         The video's id, stored URL, bytes, SHA-256, estimated and actual cost.
@@ -94,9 +94,9 @@ async def text_to_video(
             print(result.url, result.actual_usd)  # file://.../videos/video_....mp4 0.40
         ```
     """
+    mode = check_wait(wait)
     target = await resolve_storage(storage, out=out, storage_options=storage_options)
     expiry = check_link_expiry(link_expiry_seconds)
-    mode = check_wait(wait)
     # Refused before anything is read or sent.
     check_threshold(approve_over_usd)
     check_timeout(approval_timeout_seconds)
@@ -116,6 +116,6 @@ async def text_to_video(
         regenerate_expired=regenerate_expired,
         approve_over_usd=approve_over_usd,
         approval_timeout_seconds=approval_timeout_seconds,
-        wait=mode,
         link_expiry_seconds=expiry,
+        wait=mode,
     )
