@@ -39,7 +39,7 @@ from prefect_sora._transport.reconcile import find_matching_job
 from prefect_sora.flows._gate import SubmitGate
 from prefect_sora.flows._results import ItemStatus, VideoResult
 from prefect_sora.tasks._common import run_logger
-from prefect_sora.tasks._spend import SpendGuard, spend_guard
+from prefect_sora.tasks._spend import SpendGuard, reserved_by_caller, spend_guard
 
 Logger = logging.Logger | logging.LoggerAdapter[logging.Logger]
 
@@ -221,7 +221,8 @@ class Run:
             known = await self.journal.known_ids()
             await self.journal.save(entry.to_submitting(time.time()))
             key = f"{self.journal.key}-{job.index}-{len(entry.failed_ids)}"
-            video = await self.steps.submit(job, idempotency_key=key, exclude_ids=known)
+            with reserved_by_caller():  # reserved above: the submit task must not reserve again
+                video = await self.steps.submit(job, idempotency_key=key, exclude_ids=known)
             item.created = True
             await self.journal.save(entry.to_submitted(video.id))
         return video

@@ -19,6 +19,7 @@ from prefect_sora.blocks._credentials import SoraCredentials
 from prefect_sora.tasks import _events as events
 from prefect_sora.tasks._common import run_logger
 from prefect_sora.tasks._dispatch import dual_task
+from prefect_sora.tasks._spend import reserved_create
 
 
 # Never cached, like submit_video: a cache hit would hand back another run's job.
@@ -89,14 +90,15 @@ async def submit_extension(
         source = await _completed_source(client, video)
         estimate = price_from_source(source, seconds=int(segment), model=model, size=size, table=credentials.prices())
         check_budget(estimate.total_usd, max_cost_usd)
-        job = await client.extend_video(
-            source_id,
-            prompt,
-            segment,
-            match=_reported(source),
-            idempotency_key=idempotency_key,
-            exclude_ids=exclude_ids,
-        )
+        async with reserved_create(credentials, estimate.total_usd, what=f"extension of {source_id}"):
+            job = await client.extend_video(
+                source_id,
+                prompt,
+                segment,
+                match=_reported(source),
+                idempotency_key=idempotency_key,
+                exclude_ids=exclude_ids,
+            )
     # Priced for the new segment; the job's own seconds (the stitched total) come from the service.
     events.submitted(
         job,
@@ -177,9 +179,10 @@ async def submit_edit(
         source = await _completed_source(client, video)
         estimate = price_from_source(source, seconds=seconds, model=model, size=size, table=credentials.prices())
         check_budget(estimate.total_usd, max_cost_usd)
-        job = await client.edit_video(
-            source_id, prompt, match=_reported(source), idempotency_key=idempotency_key, exclude_ids=exclude_ids
-        )
+        async with reserved_create(credentials, estimate.total_usd, what=f"edit of {source_id}"):
+            job = await client.edit_video(
+                source_id, prompt, match=_reported(source), idempotency_key=idempotency_key, exclude_ids=exclude_ids
+            )
     events.submitted(
         job,
         credentials=credentials,

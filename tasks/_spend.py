@@ -15,12 +15,15 @@ when it cannot be read: a money limit that silently does nothing is a money bug.
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from prefect_sora._errors import InvalidParameter, SpendLimitReached
+from prefect_sora._errors import InvalidParameter, SpendLimitReached, SubmissionUncertain
 from prefect_sora._spend import check_name, limit_cents, limit_name, spent_now, to_cents, usd
 from prefect_sora.tasks._common import run_logger
 
@@ -207,3 +210,41 @@ async def spend_guard(credentials: SoraCredentials) -> SpendGuard | None:
     """The guard of the credentials' ``spend_limit_name``, or None; a missing limit is refused here, at the start."""
     name = getattr(credentials, "spend_limit_name", None)
     return await SpendGuard.open(name) if name else None
+
+
+#: True while a flow's pipeline has already reserved the job its task is about to create.
+_RESERVED_BY_CALLER: ContextVar[bool] = ContextVar("prefect_sora_spend_reserved", default=False)
+
+
+@contextmanager
+def reserved_by_caller() -> Iterator[None]:
+    """Tell the submit tasks called inside that their create is already reserved (the flows do that)."""
+    token = _RESERVED_BY_CALLER.set(True)
+    try:
+        yield
+    finally:
+        _RESERVED_BY_CALLER.reset(token)
+
+
+@asynccontextmanager
+async def reserved_create(credentials: SoraCredentials, amount_usd: Decimal, *, what: str) -> AsyncIterator[None]:
+    """Reserve ``amount_usd`` on the credentials' spend limit around one create a task makes.
+
+    A task called directly (not by the flows, which reserve themselves) is guarded
+    too: every create of a key with a limit is. A create refused outright gives its
+    cents back; one whose outcome is uncertain keeps them (it may be billed), and a
+    job that fails later drains back with the window.
+    """
+    guard = None if _RESERVED_BY_CALLER.get() else await spend_guard(credentials)
+    if guard is None:
+        yield
+        return
+    since = time.monotonic()
+    cents = await guard.reserve(amount_usd, what=what)
+    try:
+        yield
+    except SubmissionUncertain:
+        raise
+    except BaseException:
+        await guard.give_back(cents, what=what, since=since)
+        raise

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from prefect.cache_policies import NO_CACHE
 
 from prefect_sora._models import Video
-from prefect_sora._validation import check_prompt, check_video_id, validate_request
+from prefect_sora._pricing import estimate
+from prefect_sora._validation import check_prompt, check_video_id, price_from_source, validate_request
 from prefect_sora.blocks._credentials import SoraCredentials
 from prefect_sora.tasks import _events as events
 from prefect_sora.tasks._common import InputReference, load_input_reference, run_logger
 from prefect_sora.tasks._dispatch import dual_task
+from prefect_sora.tasks._spend import reserved_create
 
 
 # Never cached: a cache hit would hand back another run's job, and a miss would
@@ -73,7 +77,11 @@ async def submit_video(
     request = validate_request(prompt=prompt, model=model, seconds=seconds, size=size, table=table)
     reference = await load_input_reference(input_reference, request.size)
     logger = run_logger(__name__)
-    async with credentials.get_client() as client:
+    price = estimate(request.model, request.size, int(request.seconds), table=table).total_usd
+    async with (
+        reserved_create(credentials, price, what=f"video {request.prompt[:40]!r}"),
+        credentials.get_client() as client,
+    ):
         video = await client.create_video(
             request, input_reference=reference, idempotency_key=idempotency_key, exclude_ids=exclude_ids
         )
@@ -139,7 +147,13 @@ async def submit_remix(
     source_id = check_video_id(video if isinstance(video, str) else video.id)
     check_prompt(prompt)
     async with credentials.get_client() as client:
-        remix = await client.remix_video(source_id, prompt, idempotency_key=idempotency_key, exclude_ids=exclude_ids)
+        if credentials.spend_limit_name and not isinstance(video, Video):
+            video = await client.retrieve_video(source_id)  # a remix costs what its source did
+        price = price_from_source(video, seconds=None, table=credentials.prices()) if isinstance(video, Video) else None
+        async with reserved_create(credentials, price.total_usd if price else Decimal(0), what=f"remix of {source_id}"):
+            remix = await client.remix_video(
+                source_id, prompt, idempotency_key=idempotency_key, exclude_ids=exclude_ids
+            )
     events.submitted(remix, credentials=credentials, prompt=prompt, source_id=source_id)
     run_logger(__name__).info("Submitted remix %s of %s: %s", remix.id, source_id, remix.status)
     return remix

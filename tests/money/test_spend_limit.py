@@ -209,3 +209,37 @@ def test_the_window_refills_while_refused_jobs_keep_asking(limit_name: str) -> N
 
     assert refusals >= 3  # it was refused while the window was full
     assert 3.0 <= waited <= 15.0  # and taken again about a window later
+
+
+def test_a_task_called_directly_reserves_on_the_limit_and_a_flow_reserves_once(
+    sora_emulator: Emulator, credentials: SoraCredentials, out: str, limit_name: str
+) -> None:
+    from prefect import flow
+
+    from prefect_sora.tasks import submit_video
+
+    make_limit(limit_name, "0.60")  # room for one $0.40 video, not two
+    creds = limited(credentials, limit_name)
+
+    @flow
+    def two_direct_submits() -> tuple[str, str]:
+        first = submit_video(creds, prompt="A kite over hills")
+        try:
+            submit_video(creds, prompt="A second kite")
+        except SpendLimitReached as refused:
+            return first.id, str(refused)
+        raise AssertionError("the second create was not refused")
+
+    video_id, refusal = two_direct_submits()
+
+    assert sora_emulator.stats()["creates"] == 1 and video_id
+    assert "needs $0.40, $0.20 left" in refusal
+    assert gcl(prefect_name(limit_name)).active_slots == cents("0.40")
+
+    # The single-video flow reserves in its pipeline; its submit task must not take the cents again.
+    make_limit(limit_name, "5.00")
+    before = gcl(prefect_name(limit_name)).active_slots
+    asyncio.run(text_to_video("A lighthouse", out=out, credentials=creds, idempotency_key="reserved-once"))
+    assert sora_emulator.stats()["creates"] == 2
+    assert gcl(prefect_name(limit_name)).active_slots - before <= cents("0.40")
+    assert gcl(prefect_name(limit_name)).active_slots - before > cents("0.39")
