@@ -28,15 +28,43 @@ pytest_plugins = ["prefect_sora.emulator.pytest_plugin"]
 SLOW_TESTS = Path(__file__).with_name("slow-tests.txt")
 
 
+#: The longest files (minutes each: workers, kills, reruns, the browser) run first, so
+#: that with ``-n 3 --dist loadfile`` they overlap the many short ones instead of
+#: making a tail where one worker runs while the others idle.
+LONGEST_FIRST = (
+    "tests/deploy/test_sharded_batch.py",
+    "tests/suspend/test_suspend.py",
+    "tests/reliability/test_secrets.py",
+    "tests/reliability/test_crash_resume.py",
+    "tests/deploy/test_results_anywhere.py",
+    "tests/suspend/",
+    "tests/deploy/",
+    "tests/ui/",
+    "tests/litellm/",
+    "tests/events/test_automations.py",
+    "tests/money/test_spend_race.py",
+    "tests/reliability/test_storage_secrets.py",
+)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark ``slow`` the tests named in slow-tests.txt, so that ``-m "not slow"`` stays a quick tier."""
+    """Mark ``slow`` the tests named in slow-tests.txt (``-m "not slow"`` stays a quick tier); longest files first."""
     lines = (line.strip() for line in SLOW_TESTS.read_text().splitlines())
     slow = {line for line in lines if line and not line.startswith("#")}
     root = config.rootpath
+
+    def relative(item: pytest.Item) -> str:
+        return item.path.relative_to(root).as_posix() if item.path.is_relative_to(root) else str(item.path)
+
     for item in items:
-        path = item.path.relative_to(root).as_posix() if item.path.is_relative_to(root) else str(item.path)
-        if f"{path}::{item.nodeid.split('::', 1)[-1].split('[', 1)[0]}" in slow:
+        if f"{relative(item)}::{item.nodeid.split('::', 1)[-1].split('[', 1)[0]}" in slow:
             item.add_marker(pytest.mark.slow)
+
+    def rank(item: pytest.Item) -> int:
+        path = relative(item)
+        return next((i for i, prefix in enumerate(LONGEST_FIRST) if path.startswith(prefix)), len(LONGEST_FIRST))
+
+    items.sort(key=rank)  # stable: each file keeps its own order
 
 
 @pytest.fixture(scope="session")

@@ -85,7 +85,11 @@ def run_worker_until_done(prefect: str, flow_run_id: str, env: dict[str, str], c
             break
         time.sleep(0.5)
     worker.terminate()
-    output, _ = worker.communicate(timeout=30)
+    try:
+        output, _ = worker.communicate(timeout=60)
+    except subprocess.TimeoutExpired:  # a loaded machine: its graceful shutdown may not come in time
+        worker.kill()
+        output, _ = worker.communicate(timeout=30)
     assert state == "COMPLETED", output[-3000:]
     return output
 

@@ -131,8 +131,11 @@ def test_status_changes_log_at_info_progress_at_debug_and_the_key_nowhere(
     credentials: SoraCredentials, sora_emulator: Emulator, log_records: pytest.LogCaptureFixture, api_key: str
 ) -> None:
     sora_emulator.inject("500", endpoint="retrieve")  # so that the client logs a retry too
+    # Hint a poll every 0.2 s: the default hint (the job's planned end) would let the
+    # wait read the job only once it is done, with no progress to log in between.
+    sora_emulator.configure(poll_after_ms=200)
 
-    state, _ = wait_in_a_flow(credentials, "a koi pond [emulator:seconds=1.2]", poll_window_seconds=0.5)
+    state, _ = wait_in_a_flow(credentials, "a koi pond [emulator:seconds=2]", poll_window_seconds=0.5)
     video_id = state.result().id
 
     status_line = re.compile(rf"^Video {video_id} is (\w+) \(")

@@ -9,6 +9,7 @@ Screenshots go to $PREFECT_SORA_SCREENSHOTS (``docs/`` for the docs' pictures).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -174,5 +175,7 @@ def test_a_stored_video_on_s3_has_a_signed_link_that_opens_the_mp4(
     assert httpx.get(href, timeout=10).raise_for_status().content == fs.cat_file(
         str(runs["signed_url"]).removeprefix("s3://")
     ), "the link opens the stored MP4"
-    anchor.scroll_into_view_if_needed()
+    # Only for the screenshot: the UI may re-render the artifact (and detach the link) meanwhile.
+    with contextlib.suppress(Exception):
+        tab.locator("main a[href*='Signature=']").first.scroll_into_view_if_needed(timeout=5000)
     tab.screenshot(path=screenshots / "ui-signed-link.png", full_page=True)
