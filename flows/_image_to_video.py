@@ -14,7 +14,7 @@ from prefect_sora.flows._common import run_single
 from prefect_sora.flows._credentials import resolve_credentials
 from prefect_sora.flows._forms import ModelChoice, OptionalOptions, OptionalText, SizeChoice
 from prefect_sora.flows._results import VideoResult
-from prefect_sora.flows._storage import resolve_storage
+from prefect_sora.flows._storage import check_plain_options, resolve_storage
 from prefect_sora.tasks._common import load_input_reference
 
 #: The title and artifact keys (sora-image-to-video-costs, sora-image-to-video-summary) of its runs.
@@ -98,6 +98,7 @@ async def image_to_video(
     # Refused before the image is read or anything is sent.
     check_threshold(approve_over_usd)
     check_timeout(approval_timeout_seconds)
+    check_plain_options(image_storage_options, param="image_storage_options")
     target = await resolve_storage(storage, out=out, storage_options=storage_options)
     creds = await resolve_credentials(credentials)
     request = validate_request(prompt=prompt, model=model, seconds=seconds, size=size, table=creds.prices())

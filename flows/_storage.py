@@ -27,21 +27,32 @@ class Target:
     storage_options: dict[str, Any] | None
 
 
-def check_plain_options(storage_options: dict[str, Any] | None) -> None:
+def check_plain_options(storage_options: dict[str, Any] | None, *, param: str = "storage_options") -> None:
     """Refuse plain ``storage_options`` that hold secrets, naming them (never their values) and the block to use.
+
+    ``image_storage_options`` (where an image is read from) is checked the same way;
+    its secrets belong in the worker's environment (its cloud credentials), not in a
+    parameter.
 
     Raises:
         InvalidParameter: a key, secret, token, password ... is among them.
     """
     secrets = secret_option_paths(storage_options)
-    if secrets:
-        raise InvalidParameter(
-            "storage_options",
-            secrets,
-            "these hold secrets, which a flow run's parameters would store and show; keep them in a "
-            "SoraStorage block (SoraStorage(base_url=..., storage_options={...}).save(NAME)) and pass "
-            "storage=NAME; storage_options may keep only options that are not secret (endpoint, region, anon)",
+    if not secrets:
+        return
+    if param == "storage_options":
+        fix = (
+            "keep them in a SoraStorage block (SoraStorage(base_url=..., storage_options={...}).save(NAME)) and "
+            "pass storage=NAME"
         )
+    else:
+        fix = "give the worker its storage credentials through its environment (e.g. AWS_ACCESS_KEY_ID, a profile)"
+    raise InvalidParameter(
+        param,
+        secrets,
+        f"these hold secrets, which a flow run's parameters would store and show; {fix}; {param} may keep "
+        "only options that are not secret (endpoint, region, anon)",
+    )
 
 
 async def resolve_storage(

@@ -187,6 +187,27 @@ def test_secrets_in_plain_storage_options_are_refused_before_any_request_naming_
     assert list(tmp_path.iterdir()) == []
 
 
+def test_secrets_in_the_image_storage_options_are_refused_before_the_image_is_read(
+    sora_emulator: Emulator, credentials: SoraCredentials, tmp_path: Any
+) -> None:
+    from prefect_sora.flows import image_to_video
+
+    with pytest.raises(InvalidParameter) as refused:
+        asyncio.run(
+            image_to_video(
+                "A kite",
+                "s3://videos/never-read.png",
+                out=f"{tmp_path}/",
+                image_storage_options={"key": "x", "secret": CANARY},
+                credentials=credentials,
+            )
+        )
+
+    assert refused.value.param == "image_storage_options" and "environment" in str(refused.value)
+    assert CANARY not in str(refused.value)
+    assert sora_emulator.stats()["requests_total"] == 0
+
+
 def test_non_secret_plain_options_still_work_and_lay_over_the_blocks(
     sora_emulator: Emulator, credentials: SoraCredentials
 ) -> None:
