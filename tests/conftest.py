@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
+# The clients of a loaded session server retry its 503s longer (Prefect's default is 5 tries).
+os.environ.setdefault("PREFECT_CLIENT_MAX_RETRIES", "10")
 
 # The same fixtures users enable in their own suites (dogfooding the public plugin).
 pytest_plugins = ["prefect_sora.emulator.pytest_plugin"]
@@ -29,7 +31,7 @@ SLOW_TESTS = Path(__file__).with_name("slow-tests.txt")
 
 
 #: The longest files (minutes each: workers, kills, reruns, the browser) run first, so
-#: that with ``-n 3 --dist loadfile`` they overlap the many short ones instead of
+#: that with ``-n 2 --dist loadfile`` they overlap the many short ones instead of
 #: making a tail where one worker runs while the others idle.
 LONGEST_FIRST = (
     "tests/deploy/test_sharded_batch.py",

@@ -45,6 +45,11 @@ def prefect_server(home: Path, **settings: str) -> Iterator[dict[str, str]]:
         PREFECT_UI_URL=f"http://127.0.0.1:{port}",
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
         PREFECT_API_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{home}/prefect.db",
+        # A loaded CI machine: SQLite statements wait their turn longer than the 10 s and
+        # 5 s defaults, instead of the server answering 503 to the tests' clients.
+        PREFECT_SERVER_DATABASE_TIMEOUT="60",
+        PREFECT_SERVER_DATABASE_CONNECTION_TIMEOUT="30",
+        PREFECT_CLIENT_MAX_RETRIES="10",
         **settings,
     )
     with (home / "server.log").open("w") as log:

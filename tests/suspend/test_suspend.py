@@ -166,6 +166,7 @@ def test_a_run_resumed_by_hand_suspends_again_and_a_second_resume_changes_nothin
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_a_job_no_journal_knows_is_reported_never_paid_for_and_never_polled(
     deployed: Deployed, emulator: Emulator, out: Path, tmp_path: Path
 ) -> None:
@@ -176,7 +177,7 @@ def test_a_job_no_journal_knows_is_reported_never_paid_for_and_never_polled(
     stranger = _create(emulator, "A job made outside any flow")  # at the gateway, in no journal
 
     watcher_id = start_watcher(deployed)
-    logs = wait_for(lambda: _warnings(deployed, watcher_id), 60, "the watcher never reported the run")
+    logs = wait_for(lambda: _warnings(deployed, watcher_id), 180, "the watcher never reported the run")
     time.sleep(15)  # the job has long ended: the watcher still does not resume the run
 
     assert any(run_id in line and "no job" in line for line in logs), logs

@@ -91,7 +91,7 @@ def test_the_batch_run_form_offers_choices_and_a_failing_item_fails_visibly(
     (first,) = [i for i in range(prompts.count()) if prompts.nth(i).input_value().startswith("Timelapse")]
     prompts.nth(first).fill(FAILING)
     page.get_by_role("button", name="Submit").click()
-    page.wait_for_url("**tab=Runs**")  # the form accepted its values and made the run
+    page.wait_for_url("**tab=Runs**", timeout=60_000)  # the form accepted its values and made the run
     (run,) = stack.flow_runs(deployment)
     final = stack.wait_final(run["id"])
 
