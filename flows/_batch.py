@@ -10,6 +10,7 @@ The other items are never stopped, and every item's result is kept.
 from __future__ import annotations
 
 import asyncio
+import functools
 from decimal import Decimal
 
 from prefect import flow
@@ -31,6 +32,7 @@ from prefect_sora.flows._pipeline import Job, Policy
 from prefect_sora.flows._results import BatchResult
 from prefect_sora.flows._shards import SHARD_DEPLOYMENT, scatter, shard_credentials, split
 from prefect_sora.flows._storage import resolve_storage, storage_name
+from prefect_sora.flows._suspend import WaitMode, check_wait, suspend_run
 from prefect_sora.tasks import estimate_cost
 from prefect_sora.tasks._common import run_logger
 from prefect_sora.tasks._spend import spend_guard
@@ -59,6 +61,7 @@ async def batch_text_to_video(
     link_expiry_seconds: float = DEFAULT_LINK_EXPIRY,
     approve_over_usd: float | None = None,
     approval_timeout_seconds: float = 3600.0,
+    wait: WaitMode = "poll",
 ) -> BatchResult:
     """Generate many videos, each with its own model, size and length, under one budget.
 
@@ -95,6 +98,10 @@ async def batch_text_to_video(
         approve_over_usd: If the batch's estimate is over this, pause for a person to
             approve it in the Prefect UI (one approval for the whole batch) before any create.
         approval_timeout_seconds: How long to wait for that approval; then the run fails.
+        wait: `poll` (this process waits for the jobs) or `suspend` (a run of a
+            deployment submits up to `concurrency` jobs, then suspends, releasing its
+            worker, until the `sora-watcher` sees them all end; the resumed run stores
+            them and submits the next ones). Not with `shards` > 1.
 
     Returns:
         Per-item results in request order, and the totals, when every video is stored.
@@ -127,6 +134,9 @@ async def batch_text_to_video(
     if concurrency < 1:
         raise InvalidParameter("concurrency", concurrency, "must be at least 1")
     parts = split(len(requests), shards)  # refuses a shard count that is not a positive integer
+    mode = check_wait(wait)
+    if mode == "suspend" and len(parts) > 1:
+        raise InvalidParameter("wait", wait, "a sharded batch waits in its shard runs (use wait='poll' with shards)")
     if not shard_stale_seconds > 0:
         raise InvalidParameter("shard_stale_seconds", shard_stale_seconds, "must be a positive number of seconds")
     shard_creds = shard_credentials(credentials) if len(parts) > 1 else None
@@ -175,7 +185,8 @@ async def batch_text_to_video(
             logger=logger,
         )
     else:
-        results = await produce_items(
+        produce = functools.partial(
+            produce_items,
             jobs,
             entries,
             credentials=creds,
@@ -187,6 +198,13 @@ async def batch_text_to_video(
             storage_options=target.storage_options,
             pictures=pictures,
         )
+        results = await produce(wait=mode)
+        pending = [r for r in results if r.status == "pending"]
+        if pending:
+            submitted = sum(r.video_id is not None for r in pending)
+            await suspend_run(f"{submitted} videos generating, {len(pending) - submitted} not yet submitted")
+            # Prefect refused the suspension (the key fired before): wait in this process instead.
+            results = await produce(wait="poll")
 
     batch = BatchResult.of(results, estimated_usd=total, idempotency_key=key, journal_url=journal.url)
     sheet_note = await pictures.contact_sheet(REPORT, results, folder=folder, run=key, credentials=creds)

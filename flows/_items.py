@@ -20,9 +20,10 @@ from prefect_sora._durable.journal import Journal, JournalEntry
 from prefect_sora.blocks._credentials import SoraCredentials
 from prefect_sora.flows._artifacts import BatchProgress
 from prefect_sora.flows._pictures import Pictures
-from prefect_sora.flows._pipeline import Job, Policy, Run
+from prefect_sora.flows._pipeline import Job, Policy, Run, deferred
 from prefect_sora.flows._results import VideoResult
 from prefect_sora.flows._steps import ClientSteps
+from prefect_sora.flows._suspend import DeferringSteps, WaitMode
 from prefect_sora.tasks._common import run_logger
 
 
@@ -35,7 +36,7 @@ async def produce_video(job: Job, run: Run, entry: JournalEntry) -> VideoResult 
     The Failed state's data is the item's `VideoResult`, so the flow keeps its id and cost.
     """
     result = await run.produce(job, entry)
-    if result.ok:
+    if result.ok or result.status == "pending":  # pending: the run suspends and a rerun takes it on
         return result
     message = f"Item {job.index}: video {result.video_id or '(none)'} {result.status}: {result.error}"
     run_logger(__name__).warning(message)
@@ -55,17 +56,23 @@ async def produce_items(
     storage_options: dict[str, Any] | None,
     on_result: Callable[[VideoResult, JournalEntry], Awaitable[None]] | None = None,
     pictures: Pictures | None = None,
+    wait: WaitMode = "poll",
 ) -> list[VideoResult]:
     """Every job to a result, in order, at most ``concurrency`` in flight, with a progress artifact.
 
     Each stored video gets its link and thumbnail artifacts through ``pictures`` (which keeps the thumbnails).
+
+    With ``wait="suspend"`` nothing is waited for: a job still generating ends its
+    item ``pending``. The jobs the journal already holds are looked at first; then new
+    items are submitted while fewer than ``concurrency`` jobs are pending, and the rest
+    end ``pending`` without a job, for the run after the resume.
     """
     pictures = pictures or Pictures(storage_options)
     progress = BatchProgress(len(jobs))
     await progress.start()
     slots = asyncio.Semaphore(concurrency)
     async with credentials.get_client() as client:
-        steps = ClientSteps(
+        steps = (DeferringSteps if wait == "suspend" else ClientSteps)(
             client, folder, timeout_seconds, storage_options, on_change=progress.job_changed, credentials=credentials
         )
         pictures.client = client  # thumbnails on the run's own client, paced with its other requests
@@ -81,10 +88,23 @@ async def produce_items(
                 raise result if isinstance(result, BaseException) else TypeError(f"produce-video gave {result!r}")
             if on_result is not None:
                 await on_result(result, entry)
-            await progress.item_finished(result)
+            if result.status != "pending":
+                await progress.item_finished(result)
             return result
 
-        results = list(await asyncio.gather(*(one(job, entry) for job, entry in zip(jobs, entries, strict=True))))
+        async def all_of(indexes: Sequence[int]) -> list[VideoResult]:
+            return list(await asyncio.gather(*(one(jobs[i], entries[i]) for i in indexes)))
+
+        if wait == "poll":
+            results = await all_of(range(len(jobs)))
+        else:
+            started = [i for i, entry in enumerate(entries) if entry.stage != "new"]
+            fresh = [i for i, entry in enumerate(entries) if entry.stage == "new"]
+            by_index = dict(zip(started, await all_of(started), strict=True))
+            room = max(0, concurrency - sum(r.status == "pending" for r in by_index.values()))
+            by_index.update(zip(fresh[:room], await all_of(fresh[:room]), strict=True))
+            by_index.update((i, deferred(jobs[i], entries[i])) for i in fresh[room:])
+            results = [by_index[i] for i in range(len(jobs))]
     pictures.client = None  # closed
     await progress.finish()
     return results

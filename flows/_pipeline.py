@@ -47,6 +47,17 @@ Logger = logging.Logger | logging.LoggerAdapter[logging.Logger]
 CANCELLED = "cancelled"
 
 
+class JobPending(Exception):
+    """Raised by a wait step that does not wait: the job is generating and the run will suspend.
+
+    Only a batch run with ``wait="suspend"`` uses it; the item ends ``pending``, keeping its id.
+    """
+
+    def __init__(self, video: Video) -> None:
+        super().__init__(f"video {video.id} is {video.status}")
+        self.video = video
+
+
 @dataclass(frozen=True)
 class Job:
     """One video to produce: a create (``request``) or a remix of ``remix_of``."""
@@ -186,6 +197,9 @@ class Run:
                     entry.to_new()
                     continue
                 return item.result("expired", error=exc, video_id=exc.video_id)
+            except JobPending as exc:
+                # Kept reserved and journaled as submitted: the resumed run takes it from here.
+                return item.result("pending", video_id=item.entry.video_id or exc.video.id)
             except WaitTimeout as exc:
                 return item.result("timed_out", error=exc, video_id=exc.video_id)
             except VideoDefective as exc:
@@ -262,6 +276,11 @@ class Run:
                 logger.info("Item %d: found video %s made by an interrupted run", job.index, found.id)
                 await self.journal.save(entry.to_submitted(found.id))
         return found
+
+
+def deferred(job: Job, entry: JournalEntry) -> VideoResult:
+    """The ``pending`` result of an item a suspending batch has not submitted yet (no room for it)."""
+    return _Item(job, entry).result("pending")
 
 
 @dataclass

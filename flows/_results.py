@@ -7,7 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-ItemStatus = Literal["stored", "defective", "failed", "cancelled", "timed_out", "expired", "refused", "error"]
+ItemStatus = Literal[
+    "stored", "defective", "failed", "cancelled", "timed_out", "expired", "refused", "error", "pending"
+]
 
 
 class VideoResult(BaseModel):
@@ -23,7 +25,8 @@ class VideoResult(BaseModel):
             (still running at the deadline: rerun to resume); ``expired`` (the
             download window closed); ``refused`` (the key's spend limit had no room for
             it: nothing was sent, rerun with the same key later); ``error`` (anything else,
-            see ``error``).
+            see ``error``); ``pending`` (only inside a batch run with ``wait="suspend"``: its
+            job is generating, or not yet submitted, and the run suspends until it ends).
         url: The stored file's fsspec URL.
         estimated_usd: The price if the job completes.
         actual_usd: What was billed: the price once completed, 0 for a failed job.

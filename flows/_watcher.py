@@ -1,12 +1,13 @@
 """The sora-watcher: one long-lived run that waits for the jobs of every suspended run.
 
-A run of ``text_to_video(wait="suspend")`` journals its job and suspends (see
-``flows/_suspend.py``). This flow finds such runs through the Prefect API (flow
-runs of the suspendable flows in state ``Suspended``), reads each one's job from
-its journal (where the run's own parameters say it is), polls every job on one
-client on the usual poll schedule, and when a job ends emits its
-``sora.video.completed`` / ``failed`` / ``cancelled`` / ``expired`` event with
-the run related as ``suspended-run``. The ``sora-resume-suspended-runs``
+A run of ``text_to_video(wait="suspend")`` (or of the batch flow) journals its
+jobs and suspends (see ``flows/_suspend.py``). This flow finds such runs through
+the Prefect API (flow runs of the suspendable flows in state ``Suspended``),
+reads each one's outstanding jobs from its journal (where the run's own
+parameters say it is), polls every job on one client on the usual poll schedule,
+and when all of a run's jobs have ended emits their ``sora.video.completed`` /
+``failed`` / ``cancelled`` / ``expired`` events with the run related as
+``suspended-run`` (a batch is resumed once per wave, not once per video). The ``sora-resume-suspended-runs``
 automation (:data:`RESUME_AUTOMATION`, created here if missing) resumes the run
 named there. Everything it knows lives in the server and the journals, so a
 watcher killed and started again carries on; an event whose run is still
@@ -48,7 +49,7 @@ from prefect_sora.tasks import _events as events
 from prefect_sora.tasks._common import run_logger
 
 #: The flows whose suspended runs are watched (their runs journal their job under their parameters).
-SUSPENDABLE_FLOWS = ("sora-text-to-video",)
+SUSPENDABLE_FLOWS = ("sora-text-to-video", "sora-batch-text-to-video")
 #: The automation that resumes the run an ending event names; also shipped as automations/resume-suspended-runs.yaml.
 RESUME_AUTOMATION: dict[str, Any] = {
     "name": "sora-resume-suspended-runs",
@@ -66,15 +67,17 @@ RESUME_AUTOMATION: dict[str, Any] = {
     "actions": [{"type": "resume-flow-run"}],
 }
 _PAGE = 200
+#: What a followed job ends in; anything else is a poll that failed, and the job is followed again.
+_ENDED = (Video, JobFailed, ContentExpired)
 
 
 @dataclass
 class _Watch:
-    """One suspended run and its job, and when its ending event was last emitted."""
+    """One suspended run and its outstanding jobs, and when their ending events were last emitted."""
 
     run_id: str
     run_name: str
-    video_id: str
+    video_ids: tuple[str, ...]
     emitted_at: float | None = None
 
     def resource(self) -> dict[str, str]:
@@ -108,44 +111,47 @@ class _Watcher:
             if run_id in self.watches or run_id in self.unknown:
                 continue
             try:
-                video_id = await outstanding_job(run)
+                video_ids = await outstanding_jobs(run)
             except Exception as exc:  # a journal that cannot be read (storage gone, a block deleted)
                 logger.warning("Suspended run %s (%s): its journal cannot be read (%s)", run.name, run_id, exc)
-                video_id = None
-            if video_id is None:
+                video_ids = []
+            if not video_ids:
                 self.unknown.add(run_id)
                 logger.warning(
                     "Suspended run %s (%s): its journal holds no job to wait for; not watched", run.name, run_id
                 )
                 continue
-            logger.info("Watching video %s of suspended run %s", video_id, run.name)
-            self.watches[run_id] = _Watch(run_id, run.name, video_id)
-        wanted = {watch.video_id for watch in self.watches.values()}
+            logger.info("Watching %s of suspended run %s", _videos(video_ids, first="video"), run.name)
+            self.watches[run_id] = _Watch(run_id, run.name, tuple(video_ids))
+        wanted = {video_id for watch in self.watches.values() for video_id in watch.video_ids}
         for video_id in set(self.waits) - wanted:
             self.waits.pop(video_id).cancel()
         for video_id in wanted - set(self.waits):
             self.waits[video_id] = asyncio.create_task(self._follow(video_id))
         now = time.monotonic()
         for watch in self.watches.values():
-            wait = self.waits[watch.video_id]
-            if not wait.done():
+            waits = [self.waits[video_id] for video_id in watch.video_ids]
+            if not all(wait.done() for wait in waits):
                 continue
-            outcome = wait.result()
-            if not isinstance(outcome, Video | JobFailed | ContentExpired):
-                # A poll that failed past the client's retries: follow the job afresh next cycle.
-                logger.warning("Video %s: %s; polling it again", watch.video_id, outcome)
-                del self.waits[watch.video_id]
-                continue
-            if watch.emitted_at is not None and now - watch.emitted_at < self.reemit_seconds:
+            outcomes = [wait.result() for wait in waits]
+            lost = [v for v, o in zip(watch.video_ids, outcomes, strict=True) if not isinstance(o, _ENDED)]
+            for video_id, outcome in zip(watch.video_ids, outcomes, strict=True):
+                if video_id in lost:
+                    # A poll that failed past the client's retries: follow the job afresh next cycle.
+                    logger.warning("Video %s: %s; polling it again", video_id, outcome)
+                    self.waits.pop(video_id, None)
+            if lost or (watch.emitted_at is not None and now - watch.emitted_at < self.reemit_seconds):
                 continue
             again = " again (the run is still suspended)" if watch.emitted_at is not None else ""
-            logger.info("Video %s ended; resuming run %s%s", watch.video_id, watch.run_name, again)
-            if isinstance(outcome, Video):
-                events.completed(outcome, credentials=self.credentials, related=[watch.resource()])
-            else:
-                events.ended(outcome, credentials=self.credentials, related=[watch.resource()])
+            logger.info("%s ended; resuming run %s%s", _videos(watch.video_ids), watch.run_name, again)
+            # Every job's ending event the first time; one is enough to resume the run again.
+            for outcome in outcomes if watch.emitted_at is None else outcomes[:1]:
+                if isinstance(outcome, Video):
+                    events.completed(outcome, credentials=self.credentials, related=[watch.resource()])
+                elif isinstance(outcome, JobFailed | ContentExpired):  # always, as nothing was lost
+                    events.ended(outcome, credentials=self.credentials, related=[watch.resource()])
+                self.emitted += 1
             watch.emitted_at = now
-            self.emitted += 1
 
     async def _follow(self, video_id: str) -> Video | SoraError:
         # No deadline here: the suspended run's own timeout governs it, not the watcher's.
@@ -179,27 +185,37 @@ async def suspended_runs(prefect: PrefectClient) -> list[FlowRun]:
             return runs
 
 
-async def outstanding_job(run: FlowRun) -> str | None:
-    """The id of the job a suspended run waits on, from its journal; None when the journal knows none.
+async def outstanding_jobs(run: FlowRun) -> list[str]:
+    """The ids of the jobs a suspended run waits on, from its journal; empty when the journal knows none.
 
     The journal is found as the run found it: from its ``out``, ``storage`` (a saved
     block's name), ``journal_url``, ``storage_options`` and ``idempotency_key``
-    (default: the run's id). A
+    (default: the run's id). A batch's ``out`` is a folder (it has ``requests``). A
     relative ``out`` is relative to where the watcher runs: start it where the
     flows run (the deployments' ``working_dir``).
     """
     params = run.parameters
     storage = params.get("storage") or None
     if storage is not None and not isinstance(storage, str):
-        return None  # a block given whole, not by name: its secrets are not in the parameters
+        return []  # a block given whole, not by name: its secrets are not in the parameters
     target = await resolve_storage(
         storage, out=params.get("out") or "videos/", storage_options=params.get("storage_options") or None
     )
+    out = target.out
+    if "requests" in params and not out.endswith("/"):
+        out += "/"  # as the batch flow reads it
     key = params.get("idempotency_key") or str(run.id)
-    journal = journal_for(target.out, key, params.get("journal_url") or None, target.storage_options)
+    journal = journal_for(out, key, params.get("journal_url") or None, target.storage_options)
     entries = await journal.entries()
-    ids = [e.video_id for e in sorted(entries, key=lambda e: e.index) if e.stage == "submitted" and e.video_id]
-    return ids[0] if ids else None
+    return [e.video_id for e in sorted(entries, key=lambda e: e.index) if e.stage == "submitted" and e.video_id]
+
+
+def _videos(video_ids: tuple[str, ...] | list[str], first: str = "Video") -> str:
+    """ "Video X" or "3 videos (X, Y, Z)" for the watcher's log."""
+    if len(video_ids) == 1:
+        return f"{first} {video_ids[0]}"
+    shown = ", ".join(video_ids[:3]) + (", ..." if len(video_ids) > 3 else "")
+    return f"{len(video_ids)} videos ({shown})"
 
 
 async def ensure_resume_automation(prefect: PrefectClient) -> bool:

@@ -35,7 +35,7 @@ def deployed(
     emulator: Emulator,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Deployed]:
-    """text-to-video and sora-watcher from prefect.yaml on this module's pool, one worker on it, its block saved.
+    """text-to-video, nightly-batch and sora-watcher from prefect.yaml on this module's pool, a worker, the block.
 
     This process talks to the same server (reading, resuming runs, emitting an event).
     """
@@ -44,7 +44,8 @@ def deployed(
     spec = (REPOSITORY / "prefect.yaml").read_text()
     (project / "prefect.yaml").write_text(spec.replace("name: sora-pool\n", f"name: {POOL}\n"))
     prefect("work-pool", "create", POOL, "--type", "process", "--overwrite", env=env, cwd=project)
-    prefect("--no-prompt", "deploy", "--name", "text-to-video", "--name", "sora-watcher", env=env, cwd=project)
+    names = ("text-to-video", "nightly-batch", "sora-watcher")
+    prefect("--no-prompt", "deploy", *(arg for name in names for arg in ("--name", name)), env=env, cwd=project)
     with temporary_settings(updates={PREFECT_API_URL: env["PREFECT_API_URL"]}):
         SoraCredentials(api_key="sk-suspend", base_url=emulator.base_url).save(BLOCK, overwrite=True)
     folder = tmp_path_factory.mktemp("suspend-worker")

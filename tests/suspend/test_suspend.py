@@ -170,27 +170,64 @@ def test_a_run_resumed_by_hand_suspends_again_and_a_second_resume_changes_nothin
 def test_a_job_no_journal_knows_is_reported_never_paid_for_and_never_polled(
     deployed: Deployed, emulator: Emulator, out: Path, tmp_path: Path
 ) -> None:
+    before = emulator.stats()["creates"]
+    run_id = run_video(deployed, out, f"An owl {tmp_path.name} [emulator:seconds=10]")
+    watcher_id = None
+    try:
+        suspended_without_process(deployed, run_id)
+        shutil.rmtree(out / ".prefect-sora")  # its journal is gone: the watcher cannot know its job
+        stranger = _create(emulator, "A job made outside any flow")  # at the gateway, in no journal
+        creates = emulator.stats()["creates"]
+        assert creates >= before + 2  # the run's and the stranger's
+
+        watcher_id = start_watcher(deployed)
+        logs = wait_for(lambda: _warnings(deployed, watcher_id), 180, "the watcher never reported the run")
+        time.sleep(15)  # the job has long ended: the watcher still does not resume the run
+
+        assert any(run_id in line and "no job" in line for line in logs), logs
+        assert deployed.state(run_id) == SUSPENDED
+        assert emulator.stats()["creates"] == creates  # neither the watcher nor a resumed run paid for anything
+        assert stranger not in emulator.stats()["polls"]
+    finally:
+        # A run left suspended without its journal would pay again if anything resumed it: end it here.
+        httpx.post(
+            f"{deployed.env['PREFECT_API_URL']}/flow_runs/{run_id}/set_state",
+            json={"state": {"type": "CANCELLED"}, "force": True},
+            timeout=30,
+        )
+        for pid in flow_run_pids(watcher_id) if watcher_id else ():
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_suspended_batch_submits_in_waves_of_concurrency_and_stores_every_video_paying_once_each(
+    deployed: Deployed, watcher: str, emulator: Emulator, out: Path
+) -> None:
     creates = emulator.stats()["creates"]
-    run_id = run_video(deployed, out, "An owl [emulator:seconds=10]")
+    params = {
+        "requests": [
+            {"prompt": f"Wave {n} [emulator:seconds=15]", "seconds": "4", "size": "720x1280"} for n in range(3)
+        ],
+        "out": f"{out}/",
+        "credentials": BLOCK,
+        "wait": "suspend",
+        "concurrency": 2,
+        "max_cost_usd": 5.0,
+    }
+    run_id = deployment_run(deployed, "sora-batch-text-to-video/nightly-batch", params)
     suspended_without_process(deployed, run_id)
-    shutil.rmtree(out / ".prefect-sora")  # its journal is gone: the watcher cannot know its job
-    stranger = _create(emulator, "A job made outside any flow")  # at the gateway, in no journal
+    # The first wave: two jobs generating, the third item not submitted while the run holds no process.
+    assert emulator.stats()["creates"] == creates + 2
+    assert not list(out.glob("*.mp4"))
 
-    watcher_id = start_watcher(deployed)
-    logs = wait_for(lambda: _warnings(deployed, watcher_id), 180, "the watcher never reported the run")
-    time.sleep(15)  # the job has long ended: the watcher still does not resume the run
-
-    assert any(run_id in line and "no job" in line for line in logs), logs
-    assert deployed.state(run_id) == SUSPENDED
-    assert emulator.stats()["creates"] == creates + 2  # the run's and the stranger's, nothing more
-    assert stranger not in emulator.stats()["polls"]
-    httpx.post(
-        f"{deployed.env['PREFECT_API_URL']}/flow_runs/{run_id}/set_state",
-        json={"state": {"type": "CANCELLED"}, "force": True},
-        timeout=10,
-    )
-    for pid in flow_run_pids(watcher_id):
-        os.kill(pid, signal.SIGKILL)
+    run = ends(deployed, run_id, 300)
+    assert run["state"]["type"] == "COMPLETED", run["state"]
+    assert len(list(out.glob("video_*.mp4"))) == 3
+    assert emulator.stats()["creates"] == creates + 3
+    keys = run["empirical_policy"]["pause_keys"]
+    assert {"sora-wait-1", "sora-wait-2"} <= set(keys), keys  # suspended once per wave
+    wait_for(lambda: not flow_run_pids(run_id), 30, "the resumed run's process outlived it")
 
 
 def _video(emulator: Emulator, video_id: str) -> Any:
