@@ -1,7 +1,12 @@
-"""Where a flow gets its credentials: a block object, a saved block's name, or the environment."""
+"""Where a flow gets its credentials: a block object, a saved block's name, or the environment.
+
+Also what the flows share about any block they load (credentials, storage): its refusal
+worded for the user, and the name by which shard runs load it again.
+"""
 
 from __future__ import annotations
 
+from prefect.blocks.core import Block
 from pydantic import ValidationError
 
 from prefect_sora._errors import InvalidParameter
@@ -45,3 +50,25 @@ def invalid_block(name: str, exc: BaseException) -> InvalidParameter:
         fields = ", ".join(str(problem["loc"][0]) for problem in cause.errors() if problem["loc"])
         return InvalidParameter("credentials", name, f"the saved block has invalid fields: {fields}; edit it")
     return InvalidParameter("credentials", name, f"the saved block could not be loaded ({exc}); edit it")
+
+
+def saved_block_name(given: Block | str | None, *, param: str) -> str | None:
+    """What shard runs are told about a block parameter: a saved block's name, or None.
+
+    An unsaved block cannot travel: it would have to go, secrets and all, into the
+    shard runs' parameters, which Prefect stores and shows.
+
+    Raises:
+        InvalidParameter: ``given`` is a block that was never saved.
+    """
+    if given is None or isinstance(given, str):
+        return given
+    name = getattr(given, "_block_document_name", None)
+    if name and not getattr(given, "_is_anonymous", False):
+        return str(name)
+    raise InvalidParameter(
+        param,
+        f"<an unsaved {type(given).__name__} block>",
+        "must be a saved block's name when the batch is sharded (save it with .save(NAME)); "
+        "shard runs on other workers load it by name",
+    )

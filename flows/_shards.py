@@ -43,7 +43,7 @@ from prefect_sora._errors import BatchIncomplete, InvalidParameter
 from prefect_sora._pricing import estimate
 from prefect_sora._validation import validate_request
 from prefect_sora.blocks._credentials import SoraCredentials
-from prefect_sora.flows._credentials import resolve_credentials
+from prefect_sora.flows._credentials import resolve_credentials, saved_block_name
 from prefect_sora.flows._forms import OptionalOptions, Requests
 from prefect_sora.flows._items import produce_items
 from prefect_sora.flows._pipeline import Job, Policy
@@ -192,23 +192,10 @@ async def _crash(client: Any, run: ShardRun, why: str) -> None:
 def shard_credentials(given: SoraCredentials | str | None) -> str | None:
     """What shard runs are told about credentials: a saved block's name, or None for their environment.
 
-    An unsaved block cannot travel: it would have to go, key and all, into the
-    shard runs' parameters, which Prefect stores and shows.
-
     Raises:
         InvalidParameter: ``given`` is a block that was never saved.
     """
-    if given is None or isinstance(given, str):
-        return given
-    name = getattr(given, "_block_document_name", None)
-    if name and not getattr(given, "_is_anonymous", False):
-        return str(name)
-    raise InvalidParameter(
-        "credentials",
-        "<an unsaved SoraCredentials block>",
-        "must be a saved block's name when the batch is sharded (save it with .save(NAME)); "
-        "shard runs on other workers load it by name",
-    )
+    return saved_block_name(given, param="credentials")
 
 
 async def scatter(

@@ -13,7 +13,7 @@ from typing import Any
 from prefect_sora._durable.storage import merge_options, secret_option_paths
 from prefect_sora._errors import InvalidParameter
 from prefect_sora.blocks._storage import SoraStorage
-from prefect_sora.flows._credentials import invalid_block
+from prefect_sora.flows._credentials import invalid_block, saved_block_name
 
 
 @dataclass(frozen=True)
@@ -95,20 +95,7 @@ async def load_storage(storage: SoraStorage | str) -> SoraStorage:
 def storage_name(given: SoraStorage | str | None) -> str | None:
     """What shard runs are told about storage: a saved block's name, or None.
 
-    An unsaved block cannot travel: its secrets would go into the shard runs'
-    parameters, which Prefect stores and shows.
-
     Raises:
         InvalidParameter: ``given`` is a block that was never saved.
     """
-    if given is None or isinstance(given, str):
-        return given
-    name = getattr(given, "_block_document_name", None)
-    if name and not getattr(given, "_is_anonymous", False):
-        return str(name)
-    raise InvalidParameter(
-        "storage",
-        "<an unsaved SoraStorage block>",
-        "must be a saved block's name when the batch is sharded (save it with .save(NAME)); "
-        "shard runs on other workers load it by name",
-    )
+    return saved_block_name(given, param="storage")
