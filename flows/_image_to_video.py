@@ -8,13 +8,11 @@ from prefect_sora._models import VideoSeconds
 from prefect_sora._validation import validate_request
 from prefect_sora.blocks._credentials import SoraCredentials
 from prefect_sora.blocks._storage import SoraStorage
-from prefect_sora.flows._approval import check_threshold, check_timeout
 from prefect_sora.flows._artifacts import Report
-from prefect_sora.flows._common import run_single
-from prefect_sora.flows._credentials import resolve_credentials
+from prefect_sora.flows._common import SingleRequest, run_single
 from prefect_sora.flows._forms import ModelChoice, OptionalOptions, OptionalText, SizeChoice
 from prefect_sora.flows._results import VideoResult
-from prefect_sora.flows._storage import check_plain_options, resolve_storage
+from prefect_sora.flows._storage import check_plain_options
 from prefect_sora.tasks._common import load_input_reference
 
 #: The title and artifact keys (sora-image-to-video-costs, sora-image-to-video-summary) of its runs.
@@ -96,26 +94,26 @@ async def image_to_video(
         ```
     """
     # Refused before the image is read or anything is sent.
-    check_threshold(approve_over_usd)
-    check_timeout(approval_timeout_seconds)
     check_plain_options(image_storage_options, param="image_storage_options")
-    target = await resolve_storage(storage, out=out, storage_options=storage_options)
-    creds = await resolve_credentials(credentials)
-    request = validate_request(prompt=prompt, model=model, seconds=seconds, size=size, table=creds.prices())
-    reference = await load_input_reference(image_url, request.size, image_storage_options)
+
+    async def prepare(creds: SoraCredentials) -> SingleRequest:
+        request = validate_request(prompt=prompt, model=model, seconds=seconds, size=size, table=creds.prices())
+        reference = await load_input_reference(image_url, request.size, image_storage_options)
+        return SingleRequest(request, input_reference=reference)
+
     return await run_single(
         REPORT,
-        request,
-        credentials=creds,
+        prepare,
+        credentials=credentials,
+        storage=storage,
+        out=out,
+        storage_options=storage_options,
         max_cost_usd=max_cost_usd,
-        out=target.out,
         idempotency_key=idempotency_key,
         journal_url=journal_url,
-        storage_options=target.storage_options,
         timeout_seconds=timeout_seconds,
         resubmit_failed=resubmit_failed,
         regenerate_expired=regenerate_expired,
         approve_over_usd=approve_over_usd,
         approval_timeout_seconds=approval_timeout_seconds,
-        input_reference=reference,
     )

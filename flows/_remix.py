@@ -11,13 +11,10 @@ from prefect_sora._pricing import check_budget
 from prefect_sora._validation import check_prompt, check_video_id, validate_request
 from prefect_sora.blocks._credentials import SoraCredentials
 from prefect_sora.blocks._storage import SoraStorage
-from prefect_sora.flows._approval import check_threshold, check_timeout
 from prefect_sora.flows._artifacts import Report
-from prefect_sora.flows._common import run_single
-from prefect_sora.flows._credentials import resolve_credentials
+from prefect_sora.flows._common import SingleRequest, run_single
 from prefect_sora.flows._forms import OptionalOptions, OptionalText
 from prefect_sora.flows._results import VideoResult
-from prefect_sora.flows._storage import resolve_storage
 
 #: The title and artifact keys (sora-remix-costs, sora-remix-summary) of its runs.
 REPORT = Report("Sora remix", "sora-remix")
@@ -80,20 +77,39 @@ async def remix_video(
             print(remix.video_id != first.video_id)  # True
         ```
     """
-    target = await resolve_storage(storage, out=out, storage_options=storage_options)
-    creds = await resolve_credentials(credentials)
     source_id = check_video_id(video_id)
     check_prompt(prompt)
     # The budget itself is checked before the source is read: no request with a NaN or negative one.
     check_budget(Decimal("0"), max_cost_usd)
-    check_threshold(approve_over_usd)
-    check_timeout(approval_timeout_seconds)
-    async with creds.get_client() as client:
+    return await run_single(
+        REPORT,
+        lambda creds: _request_from_source(creds, source_id, prompt),
+        credentials=credentials,
+        storage=storage,
+        out=out,
+        storage_options=storage_options,
+        max_cost_usd=max_cost_usd,
+        idempotency_key=idempotency_key,
+        journal_url=journal_url,
+        timeout_seconds=timeout_seconds,
+        resubmit_failed=resubmit_failed,
+        regenerate_expired=regenerate_expired,
+        approve_over_usd=approve_over_usd,
+        approval_timeout_seconds=approval_timeout_seconds,
+    )
+
+
+async def _request_from_source(credentials: SoraCredentials, source_id: str, prompt: str) -> SingleRequest:
+    """The remix's request: the source's model, size and length (what it is billed for) with the new prompt.
+
+    Raises:
+        InvalidParameter: the source has not completed, or the gateway left out
+            its model, size or length (never guessed: the remix is not sent unpriced).
+    """
+    async with credentials.get_client() as client:
         source = await client.retrieve_video(source_id)
     if not source.is_completed:
         raise InvalidParameter("video_id", source_id, f"must be a completed video; it is {source.status}")
-    # The remix keeps the source's model, size and length and is billed for them; one the
-    # gateway left out of the source is never guessed: the remix is refused, not sent unpriced.
     model, seconds, size = source.model, source.seconds, source.size
     if model is None or seconds is None or size is None:
         missing = ", ".join(
@@ -104,20 +120,5 @@ async def remix_video(
             source_id,
             f"the gateway did not report the source video's {missing}, which the remix keeps and is billed for",
         )
-    request = validate_request(prompt=prompt, model=model, seconds=seconds, size=size, table=creds.prices())
-    return await run_single(
-        REPORT,
-        request,
-        credentials=creds,
-        max_cost_usd=max_cost_usd,
-        out=target.out,
-        idempotency_key=idempotency_key,
-        journal_url=journal_url,
-        storage_options=target.storage_options,
-        timeout_seconds=timeout_seconds,
-        resubmit_failed=resubmit_failed,
-        regenerate_expired=regenerate_expired,
-        approve_over_usd=approve_over_usd,
-        approval_timeout_seconds=approval_timeout_seconds,
-        remix_of=source_id,
-    )
+    request = validate_request(prompt=prompt, model=model, seconds=seconds, size=size, table=credentials.prices())
+    return SingleRequest(request, remix_of=source_id)

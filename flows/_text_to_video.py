@@ -8,15 +8,12 @@ from prefect_sora._models import VideoSeconds
 from prefect_sora._validation import validate_request
 from prefect_sora.blocks._credentials import SoraCredentials
 from prefect_sora.blocks._storage import SoraStorage
-from prefect_sora.flows._approval import check_threshold, check_timeout
 from prefect_sora.flows._artifacts import Report
-from prefect_sora.flows._common import run_single
-from prefect_sora.flows._credentials import resolve_credentials
+from prefect_sora.flows._common import SingleRequest, run_single
 from prefect_sora.flows._forms import ModelChoice, OptionalOptions, OptionalText, SizeChoice
-from prefect_sora.flows._pictures import DEFAULT_LINK_EXPIRY, check_link_expiry
+from prefect_sora.flows._pictures import DEFAULT_LINK_EXPIRY
 from prefect_sora.flows._results import VideoResult
-from prefect_sora.flows._storage import resolve_storage
-from prefect_sora.flows._suspend import WaitMode, check_wait
+from prefect_sora.flows._suspend import WaitMode
 
 #: The title and artifact keys (sora-text-to-video-costs, sora-text-to-video-summary) of its runs.
 REPORT = Report("Sora text-to-video", "sora-text-to-video")
@@ -94,28 +91,27 @@ async def text_to_video(
             print(result.url, result.actual_usd)  # file://.../videos/video_....mp4 0.40
         ```
     """
-    mode = check_wait(wait)
-    target = await resolve_storage(storage, out=out, storage_options=storage_options)
-    expiry = check_link_expiry(link_expiry_seconds)
-    # Refused before anything is read or sent.
-    check_threshold(approve_over_usd)
-    check_timeout(approval_timeout_seconds)
-    creds = await resolve_credentials(credentials)
-    request = validate_request(prompt=prompt, model=model, seconds=seconds, size=size, table=creds.prices())
+
+    async def prepare(creds: SoraCredentials) -> SingleRequest:
+        return SingleRequest(
+            validate_request(prompt=prompt, model=model, seconds=seconds, size=size, table=creds.prices())
+        )
+
     return await run_single(
         REPORT,
-        request,
-        credentials=creds,
+        prepare,
+        credentials=credentials,
+        storage=storage,
+        out=out,
+        storage_options=storage_options,
         max_cost_usd=max_cost_usd,
-        out=target.out,
         idempotency_key=idempotency_key,
         journal_url=journal_url,
-        storage_options=target.storage_options,
         timeout_seconds=timeout_seconds,
         resubmit_failed=resubmit_failed,
         regenerate_expired=regenerate_expired,
         approve_over_usd=approve_over_usd,
         approval_timeout_seconds=approval_timeout_seconds,
-        link_expiry_seconds=expiry,
-        wait=mode,
+        link_expiry_seconds=link_expiry_seconds,
+        wait=wait,
     )
