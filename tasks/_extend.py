@@ -6,13 +6,14 @@ priced, and checked against ``max_cost_usd``, before the create is sent.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 from prefect.cache_policies import NO_CACHE
 
 from prefect_sora._errors import InvalidParameter
 from prefect_sora._models import Video
-from prefect_sora._pricing import check_budget
+from prefect_sora._pricing import CostEstimate, check_budget
 from prefect_sora._transport.client import SoraClient
 from prefect_sora._validation import check_prompt, check_video_id, normalize_extension_seconds, price_from_source
 from prefect_sora.blocks._credentials import SoraCredentials
@@ -86,28 +87,20 @@ async def submit_extension(
     check_prompt(prompt)
     segment = normalize_extension_seconds(seconds)
     source_id = check_video_id(video if isinstance(video, str) else video.id)
-    async with credentials.get_client() as client:
-        source = await _completed_source(client, video)
-        estimate = price_from_source(source, seconds=int(segment), model=model, size=size, table=credentials.prices())
-        check_budget(estimate.total_usd, max_cost_usd)
-        async with reserved_create(credentials, estimate.total_usd, what=f"extension of {source_id}"):
-            job = await client.extend_video(
-                source_id,
-                prompt,
-                segment,
-                match=_reported(source),
-                idempotency_key=idempotency_key,
-                exclude_ids=exclude_ids,
-            )
-    # Priced for the new segment; the job's own seconds (the stitched total) come from the service.
-    events.submitted(
-        job,
-        credentials=credentials,
+    job, estimate = await _create_from_source(
+        credentials,
+        video,
+        source_id,
+        lambda client, match: client.extend_video(
+            source_id, prompt, segment, match=match, idempotency_key=idempotency_key, exclude_ids=exclude_ids
+        ),
+        what="extension",
         prompt=prompt,
-        model=estimate.model,
-        size=estimate.size,
-        estimated_usd=estimate.total_usd,
-        source_id=source_id,
+        seconds=int(segment),
+        model=model,
+        size=size,
+        max_cost_usd=max_cost_usd,
+        stitched=True,
     )
     run_logger(__name__).info(
         "Submitted extension %s of %s (+%ss, %s %s, estimated $%s): %s",
@@ -175,23 +168,19 @@ async def submit_edit(
     """
     check_prompt(prompt)
     source_id = check_video_id(video if isinstance(video, str) else video.id)
-    async with credentials.get_client() as client:
-        source = await _completed_source(client, video)
-        estimate = price_from_source(source, seconds=seconds, model=model, size=size, table=credentials.prices())
-        check_budget(estimate.total_usd, max_cost_usd)
-        async with reserved_create(credentials, estimate.total_usd, what=f"edit of {source_id}"):
-            job = await client.edit_video(
-                source_id, prompt, match=_reported(source), idempotency_key=idempotency_key, exclude_ids=exclude_ids
-            )
-    events.submitted(
-        job,
-        credentials=credentials,
+    job, estimate = await _create_from_source(
+        credentials,
+        video,
+        source_id,
+        lambda client, match: client.edit_video(
+            source_id, prompt, match=match, idempotency_key=idempotency_key, exclude_ids=exclude_ids
+        ),
+        what="edit",
         prompt=prompt,
-        model=estimate.model,
-        size=estimate.size,
-        seconds=str(estimate.seconds),
-        estimated_usd=estimate.total_usd,
-        source_id=source_id,
+        seconds=seconds,
+        model=model,
+        size=size,
+        max_cost_usd=max_cost_usd,
     )
     run_logger(__name__).info(
         "Submitted edit %s of %s (%s %s, %ss, estimated $%s): %s",
@@ -204,6 +193,49 @@ async def submit_edit(
         job.status,
     )
     return job
+
+
+async def _create_from_source(
+    credentials: SoraCredentials,
+    video: Video | str,
+    source_id: str,
+    create: Callable[[SoraClient, dict[str, str]], Awaitable[Video]],
+    *,
+    what: str,
+    prompt: str,
+    seconds: int | None,
+    model: str | None,
+    size: str | None,
+    max_cost_usd: Decimal | float | str | None,
+    stitched: bool = False,
+) -> tuple[Video, CostEstimate]:
+    """Price a new job from its completed source, hold it to the budget and spend limit, create it, announce it.
+
+    ``create`` sends the create with the client and the source's reported fields
+    (for the lookup after an ambiguous failure). ``seconds`` are the ones billed;
+    ``stitched`` says the new job is longer than that (an extension: the source
+    and the segment), so its own length is left to the service's answer.
+
+    Returns:
+        The new job and its price.
+    """
+    async with credentials.get_client() as client:
+        source = await _completed_source(client, video)
+        estimate = price_from_source(source, seconds=seconds, model=model, size=size, table=credentials.prices())
+        check_budget(estimate.total_usd, max_cost_usd)
+        async with reserved_create(credentials, estimate.total_usd, what=f"{what} of {source_id}"):
+            job = await create(client, _reported(source))
+    events.submitted(
+        job,
+        credentials=credentials,
+        prompt=prompt,
+        model=estimate.model,
+        size=estimate.size,
+        seconds=None if stitched else str(estimate.seconds),
+        estimated_usd=estimate.total_usd,
+        source_id=source_id,
+    )
+    return job, estimate
 
 
 async def _completed_source(client: SoraClient, video: Video | str) -> Video:
