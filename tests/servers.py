@@ -79,3 +79,25 @@ def prefect_server(home: Path, **settings: str) -> Iterator[dict[str, str]]:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+#: Answers of a busy Prefect server that a client of it retries (its SQLite database was locked, ...).
+BUSY = {502, 503, 504}
+
+
+def prefect_api(method: str, url: str, body: object = None, *, patience: float = 60.0) -> httpx.Response:
+    """``method url`` on the session's Prefect server, tried again while it answers "busy" (at most ``patience`` s).
+
+    The test server shares 2 cores with the suite; Prefect's own client retries a
+    503 the same way. Any other answer is returned checked (``raise_for_status``).
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            answer = httpx.request(method, url, json=body, timeout=30)
+            if answer.status_code not in BUSY or time.monotonic() > deadline:
+                return answer.raise_for_status()
+        except (httpx.ConnectError, httpx.TimeoutException):
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(1)

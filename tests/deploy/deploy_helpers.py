@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
+from servers import prefect_api
 
 REPOSITORY = Path(__file__).parents[2]
 BIN = Path(sys.executable).parent
@@ -23,10 +23,10 @@ class Server:
     env: dict[str, str]
 
     def get(self, path: str) -> Any:
-        return httpx.get(f"{self.api_url}{path}", timeout=10).raise_for_status().json()
+        return prefect_api("GET", f"{self.api_url}{path}").json()
 
     def post(self, path: str, body: object) -> Any:
-        return httpx.post(f"{self.api_url}{path}", json=body, timeout=10).raise_for_status().json()
+        return prefect_api("POST", f"{self.api_url}{path}", body).json()
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from servers import prefect_api
 
 from prefect_sora.blocks import SoraCredentials
 from prefect_sora.emulator import Emulator
@@ -32,7 +32,7 @@ def prefect(*args: str, env: dict[str, str], cwd: Path) -> str:
 
 
 def api(env: dict[str, str], method: str, path: str, body: object = None) -> Any:
-    answer = httpx.request(method, f"{env['PREFECT_API_URL']}{path}", json=body, timeout=10).raise_for_status()
+    answer = prefect_api(method, f"{env['PREFECT_API_URL']}{path}", body)
     return answer.json() if answer.content else None
 
 

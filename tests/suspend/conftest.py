@@ -60,9 +60,7 @@ def deployed(
     )
     deployed = Deployed(env=env, project=project, worker=worker, folder=folder)
     yield deployed
-    for run_id in deployed.watchers:
-        for pid in flow_run_pids(run_id):
-            os.kill(pid, signal.SIGKILL)
+    stop_watchers(deployed)
     os.killpg(worker.pid, signal.SIGTERM)
     try:
         worker.wait(timeout=20)
@@ -75,8 +73,23 @@ def watcher(deployed: Deployed) -> Iterator[str]:
     """A sora-watcher run, running (its process up); killed at the end of the test."""
     run_id = start_watcher(deployed)
     yield run_id
-    for pid in flow_run_pids(run_id):
-        os.kill(pid, signal.SIGKILL)
+    stop_watchers(deployed)
+
+
+@pytest.fixture(autouse=True)
+def no_watcher_left(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Whatever watcher a test started is gone after it: the next test's runs are watched only as it says."""
+    yield
+    if "deployed" in request.fixturenames:
+        stop_watchers(request.getfixturevalue("deployed"))
+
+
+def stop_watchers(deployed: Deployed) -> None:
+    """SIGKILL every watcher run started so far (a watcher has no state of its own to lose)."""
+    for run_id in deployed.watchers:
+        for pid in flow_run_pids(run_id):
+            os.kill(pid, signal.SIGKILL)
+    deployed.watchers.clear()
 
 
 def start_watcher(deployed: Deployed) -> str:

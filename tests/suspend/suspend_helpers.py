@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import httpx
+from servers import prefect_api
 
 REPOSITORY = Path(__file__).parents[2]
 BIN = Path(sys.executable).parent
@@ -29,7 +29,7 @@ class Deployed:
 
     def run(self, run_id: str) -> dict[str, Any]:
         url = f"{self.env['PREFECT_API_URL']}/flow_runs/{run_id}"
-        answer: dict[str, Any] = httpx.get(url, timeout=10).raise_for_status().json()
+        answer: dict[str, Any] = prefect_api("GET", url).json()
         return answer
 
     def state(self, run_id: str) -> tuple[str, str]:

@@ -71,7 +71,7 @@ def page(browser: Any, screenshots: Path) -> Iterator[Any]:
     """A fresh tab at the width the artifacts must fit (1600 px)."""
     context = browser.new_context(viewport={"width": 1600, "height": 1000})
     tab = context.new_page()
-    tab.set_default_timeout(20_000)
+    tab.set_default_timeout(60_000)
     yield tab
     context.close()
 

@@ -67,7 +67,7 @@ def test_the_batch_run_form_offers_choices_and_a_failing_item_fails_visibly(
     form = visit(page, f"{stack.ui}/deployments/deployment/{deployment}/run", expect_text="Parameters")
     # The form fills in as the block schemas it needs arrive (slowly on a loaded machine):
     # give it a bounded while to settle before judging what it shows.
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while 'Property is type "None"' in form and time.monotonic() < deadline:
         page.wait_for_timeout(500)
         form = str(page.inner_text("body"))

@@ -35,7 +35,7 @@ def approval_page(chromium: str, prefect_server: None) -> Iterator[Any]:
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1600, "height": 1000})
         tab = context.new_page()
-        tab.set_default_timeout(20_000)
+        tab.set_default_timeout(60_000)
         yield tab
         browser.close()
 

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import fsspec
 import httpx
 import pytest
+from servers import prefect_api
 from ui_helpers import API_KEY, visit
 
 from prefect_sora._models import VideoRequest
@@ -35,7 +36,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 def _artifacts(api_url: str, flow_run_id: str) -> list[dict[str, Any]]:
     body = {"artifacts": {"flow_run_id": {"any_": [flow_run_id]}}}
-    return list(httpx.post(f"{api_url}/artifacts/filter", json=body, timeout=10).raise_for_status().json())
+    return list(prefect_api("POST", f"{api_url}/artifacts/filter", body).json())
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +108,7 @@ def pictures_browser(chromium: str, runs: dict[str, Any]) -> Iterator[Any]:
 def tab(pictures_browser: Any) -> Iterator[Any]:
     context = pictures_browser.new_context(viewport={"width": 1600, "height": 1000})
     page = context.new_page()
-    page.set_default_timeout(20_000)
+    page.set_default_timeout(60_000)
     yield page
     context.close()
 
