@@ -14,9 +14,7 @@ child's result being on worker B's disk only.
 from __future__ import annotations
 
 import copy
-import os
 import re
-import signal
 import subprocess
 import time
 import uuid
@@ -29,6 +27,7 @@ import pytest
 import yaml
 from deploy_helpers import BIN, REPOSITORY, Server, prefect
 from prefect.settings import PREFECT_API_URL, temporary_settings
+from servers import stop_workers
 
 from prefect_sora.blocks import SoraCredentials, SoraStorage
 from prefect_sora.emulator import Emulator
@@ -147,14 +146,7 @@ def machines(
             )
         started[name] = {"process": process, "root": root, "work": work, "log": log}
     yield started
-    for name in ("a", "b"):
-        process = started[name]["process"]
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+    stop_workers(started["a"]["process"], started["b"]["process"])
 
 
 def run_to_the_end(server: Server, deployment: str, machines: dict[str, Any]) -> dict[str, Any]:

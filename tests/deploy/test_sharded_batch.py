@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from deploy_helpers import BIN, Project, Server, prefect
 from prefect.settings import PREFECT_API_URL, temporary_settings
+from servers import stop_workers
 
 from prefect_sora.blocks import SoraCredentials, SoraStorage
 from prefect_sora.emulator import Emulator
@@ -111,14 +112,7 @@ def workers(
         )
         started.append(process)
     yield started
-    for process in started:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-    for process in started:
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+    stop_workers(*started)
 
 
 def parent(server: Server, s3: dict[str, Any], out: str) -> subprocess.Popen[str]:

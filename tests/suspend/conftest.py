@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from prefect.settings import PREFECT_API_URL, temporary_settings
+from servers import stop_workers
 from suspend_helpers import BIN, REPOSITORY, Deployed, flow_run_pids, prefect, wait_for
 
 from prefect_sora.blocks import SoraCredentials
@@ -61,11 +62,7 @@ def deployed(
     deployed = Deployed(env=env, project=project, worker=worker, folder=folder)
     yield deployed
     stop_watchers(deployed)
-    os.killpg(worker.pid, signal.SIGTERM)
-    try:
-        worker.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(worker.pid, signal.SIGKILL)
+    stop_workers(worker)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from prefect.settings import PREFECT_API_URL, temporary_settings
+from servers import stop_workers
 from ui_helpers import API_KEY, BIN, REPOSITORY, Stack, prefect
 
 from prefect_sora.blocks import SoraCredentials
@@ -113,12 +114,9 @@ def stack(
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,  # stopped with its flow runs as one process group
             )
         try:
             yield stack
         finally:
-            worker.terminate()
-            try:
-                worker.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+            stop_workers(worker)
