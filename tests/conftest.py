@@ -30,22 +30,31 @@ pytest_plugins = ["prefect_sora.emulator.pytest_plugin"]
 SLOW_TESTS = Path(__file__).with_name("slow-tests.txt")
 
 
-#: The longest files (minutes each: workers, kills, reruns, the browser) run first, so
-#: that with ``-n 2 --dist loadfile`` they overlap the many short ones instead of
-#: making a tail where one worker runs while the others idle.
+#: The longest files (minutes each: workers, kills, reruns, the browser), longest first, so
+#: that with ``-n 2 --dist loadfile --no-loadscope-reorder`` they start at once and overlap
+#: the many short ones instead of making a tail where one worker runs while the other idles.
+#: (Without ``--no-loadscope-reorder`` xdist sends files with the most tests first, so these
+#: one-test files of minutes came last.) Order from a run's ``--durations``, per file.
 LONGEST_FIRST = (
-    "tests/deploy/test_sharded_batch.py",
     "tests/suspend/test_suspend.py",
+    "tests/deploy/test_sharded_batch.py",
+    "tests/reliability/test_fault_matrix.py",
+    "tests/ui/test_ui.py",
     "tests/reliability/test_secrets.py",
-    "tests/reliability/test_crash_resume.py",
     "tests/deploy/test_results_anywhere.py",
-    "tests/suspend/",
-    "tests/deploy/",
-    "tests/ui/",
     "tests/litellm/",
-    "tests/events/test_automations.py",
+    "tests/reliability/test_crash_resume.py",
+    "tests/core/test_pacing.py",
+    "tests/deploy/",
+    "tests/core/test_gateway_deviations.py",
+    "tests/core/test_identity.py",
     "tests/money/test_spend_race.py",
-    "tests/reliability/test_storage_secrets.py",
+    "tests/tasks/test_task_identity.py",
+    "tests/money/",
+    "tests/ui/",
+    "tests/events/",
+    "tests/suspend/",
+    "tests/reliability/",
 )
 
 
