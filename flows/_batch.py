@@ -179,6 +179,7 @@ async def batch_text_to_video(
                 "regenerate_expired": regenerate_expired,
                 "storage_options": storage_options,
                 "storage": shard_storage,
+                "link_expiry_seconds": link_expiry_seconds,
             },
             storage_options=target.storage_options,
             stale_after=shard_stale_seconds,

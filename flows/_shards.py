@@ -46,6 +46,7 @@ from prefect_sora.blocks._credentials import SoraCredentials
 from prefect_sora.flows._credentials import resolve_credentials, saved_block_name
 from prefect_sora.flows._forms import OptionalOptions, Requests
 from prefect_sora.flows._items import produce_items
+from prefect_sora.flows._pictures import DEFAULT_LINK_EXPIRY, Pictures, check_link_expiry
 from prefect_sora.flows._pipeline import Job, Policy
 from prefect_sora.flows._results import BatchResult, VideoResult
 from prefect_sora.flows._storage import resolve_storage
@@ -296,6 +297,7 @@ async def batch_shard(
     storage_options: OptionalOptions = {},  # noqa: B006  (never mutated; an empty object in the form)
     stale_after: float = 60.0,
     storage: str | None = None,
+    link_expiry_seconds: float = DEFAULT_LINK_EXPIRY,
 ) -> BatchResult:
     """One shard of a sharded `batch_text_to_video`: its items, resumed from the shared journal.
 
@@ -311,6 +313,7 @@ async def batch_shard(
         raise InvalidParameter("indices", indices, f"must give one batch position per request ({len(requests)})")
     if concurrency < 1:
         raise InvalidParameter("concurrency", concurrency, "must be at least 1")
+    expiry = check_link_expiry(link_expiry_seconds)  # the parent's, for this shard's link artifacts
     # The storage block by name, as the parent saw it: its secrets never travel in parameters.
     target = await resolve_storage(storage, out=out, storage_options=storage_options)
     options = target.storage_options
@@ -353,6 +356,7 @@ async def batch_shard(
             policy=Policy(resubmit_failed=resubmit_failed, regenerate_expired=regenerate_expired),
             storage_options=options,
             on_result=record,
+            pictures=Pictures(options, expiry),
         )
     )
     keeping = asyncio.ensure_future(lease.keep())

@@ -54,6 +54,7 @@ try:
     result = asyncio.run(batch_text_to_video(
         requests, out=options["out"], credentials="sora", idempotency_key=options["key"], shards=3,
         concurrency=12, storage=options["storage"], shard_stale_seconds=STALE, max_cost_usd=100,
+        link_expiry_seconds=3600,
     ))
 except BatchIncomplete as incomplete:
     result = incomplete.result
@@ -220,6 +221,8 @@ def test_a_sharded_batch_survives_a_killed_worker_stays_under_the_limit_and_resu
     # Shard runs are told the storage block's name, never its secret.
     assert {run["parameters"]["storage"] for run in runs.values()} == {STORAGE_BLOCK}
     assert not any(run["parameters"].get("storage_options") for run in runs.values())
+    # ... and the parent's link expiry, for the signed links in their artifacts.
+    assert {run["parameters"]["link_expiry_seconds"] for run in runs.values()} == {3600}
     described = [(r["name"], r["state_name"], (r.get("state") or {}).get("message")) for r in runs.values()]
     assert runs[killed["id"]]["state_type"] == "CRASHED"
     assert 4 <= len(runs) <= 7, described
