@@ -127,3 +127,14 @@ def stop_workers(*workers: subprocess.Popen[Any]) -> None:
 def _signal_group(worker: subprocess.Popen[Any], sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(worker.pid, sig)  # workers run in sessions of their own, with their flow runs
+
+
+def drop_publish_trigger(api_url: str) -> None:
+    """Delete the automation ``deploy --all`` made for publish-video's trigger (prefect.yaml).
+
+    Left on the session's shared server it would start a publish-video run for every
+    video any later test stores: work for the server that no test asked for.
+    tests/events/test_automations.py tests the trigger itself.
+    """
+    deployment = prefect_api("GET", f"{api_url}/deployments/name/sora-publish-video/publish-video").json()
+    prefect_api("DELETE", f"{api_url}/automations/owned-by/prefect.deployment.{deployment['id']}")

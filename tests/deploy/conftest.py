@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from deploy_helpers import REPOSITORY, Project, Server, prefect
+from servers import drop_publish_trigger
 
 
 @pytest.fixture(autouse=True)
@@ -34,4 +35,5 @@ def project(prefect_api: Server, request: pytest.FixtureRequest, tmp_path_factor
     (path / "prefect.yaml").write_text(spec.replace("name: sora-pool\n", f"name: {pool}\n"))
     prefect("work-pool", "create", pool, "--type", "process", "--overwrite", server=prefect_api, cwd=path)
     prefect("--no-prompt", "deploy", "--all", server=prefect_api, cwd=path, timeout=120)
+    drop_publish_trigger(prefect_api.api_url)
     return Project(server=prefect_api, path=path, pool=pool)

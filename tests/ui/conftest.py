@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from prefect.settings import PREFECT_API_URL, temporary_settings
-from servers import stop_workers
+from servers import drop_publish_trigger, stop_workers
 from ui_helpers import API_KEY, BIN, REPOSITORY, Stack, prefect
 
 from prefect_sora.blocks import SoraCredentials
@@ -105,6 +105,7 @@ def stack(
         prefect("block", "register", "-m", "prefect_sora.blocks", stack=stack)
         prefect("work-pool", "create", POOL, "--type", "process", "--overwrite", stack=stack)
         prefect("--no-prompt", "deploy", "--all", stack=stack, timeout=120)
+        drop_publish_trigger(stack.api_url)
         with temporary_settings(updates={PREFECT_API_URL: stack.api_url}):
             SoraCredentials(api_key=API_KEY, base_url=emulator.base_url).save("sora", overwrite=True)
         with (project / "worker.log").open("w") as log:
