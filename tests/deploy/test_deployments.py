@@ -47,10 +47,15 @@ def sora_block(project: Project, emulator: Emulator) -> str:
     return "sora"
 
 
-def deployments(server: Server) -> dict[str, dict[str, Any]]:
-    """Every deployment on the server by its ``flow/deployment`` name."""
+def deployments(project: Project) -> dict[str, dict[str, Any]]:
+    """The deployments on this module's pool by their ``flow/deployment`` names.
+
+    The session's server also holds other modules' deployments (their own pools).
+    """
+    server = project.server
     flows = {flow["id"]: flow["name"] for flow in server.post("/flows/filter", {})}
-    return {f"{flows[d['flow_id']]}/{d['name']}": d for d in server.post("/deployments/filter", {})}
+    body = {"work_pools": {"name": {"any_": [project.pool]}}}
+    return {f"{flows[d['flow_id']]}/{d['name']}": d for d in server.post("/deployments/filter", body)}
 
 
 def flow_runs_of(server: Server, deployment_id: str) -> list[dict[str, Any]]:
@@ -67,7 +72,7 @@ def probe(path: Path) -> tuple[int, int, float]:
 
 
 def test_deploy_all_creates_the_four_deployments_on_the_sora_pool(project: Project) -> None:
-    found = deployments(project.server)
+    found = deployments(project)
 
     assert set(found) == set(DEPLOYMENTS)
     for name, entrypoint in DEPLOYMENTS.items():
@@ -105,7 +110,7 @@ def test_run_deployment_from_another_flow_returns_the_video_result_as_the_readme
     caller, worker = tmp_path / "caller", tmp_path / "worker"
     caller.mkdir()
     worker.mkdir()
-    deployment_id = deployments(project.server)["sora-text-to-video/text-to-video"]["id"]
+    deployment_id = deployments(project)["sora-text-to-video/text-to-video"]["id"]
     before = len(flow_runs_of(project.server, deployment_id))
 
     # The docs' example flow (docs/deployments.md), run as written in a process of its own; a worker picks
