@@ -78,6 +78,8 @@ class _Watch:
     run_id: str
     run_name: str
     video_ids: tuple[str, ...]
+    #: The Suspended state's id: a run resumed and suspended again (a batch's next wave) is read afresh.
+    suspension: str
     emitted_at: float | None = None
 
     def resource(self) -> dict[str, str]:
@@ -96,17 +98,19 @@ class _Watcher:
     watches: dict[str, _Watch] = field(default_factory=dict)
     #: One wait per job, however many runs wait on it.
     waits: dict[str, asyncio.Task[Video | SoraError]] = field(default_factory=dict)
-    #: Runs whose journal knows no outstanding job: reported once, never polled, never resumed.
-    unknown: set[str] = field(default_factory=set)
+    #: Runs whose journal knows no outstanding job, with their suspension: reported once, never polled or resumed.
+    unknown: dict[str, str] = field(default_factory=dict)
     #: Ending events emitted (again ones included).
     emitted: int = 0
 
     async def cycle(self, prefect: PrefectClient) -> None:
         logger = run_logger(__name__)
         runs = {str(run.id): run for run in await suspended_runs(prefect)}
-        for run_id in set(self.watches) - set(runs):  # resumed, cancelled or deleted
-            del self.watches[run_id]
-        self.unknown &= set(runs)
+        suspensions = {run_id: str(run.state_id) for run_id, run in runs.items()}
+        for run_id in list(self.watches):  # resumed (and perhaps suspended again), cancelled or deleted
+            if suspensions.get(run_id) != self.watches[run_id].suspension:
+                del self.watches[run_id]
+        self.unknown = {run_id: seen for run_id, seen in self.unknown.items() if suspensions.get(run_id) == seen}
         for run_id, run in runs.items():
             if run_id in self.watches or run_id in self.unknown:
                 continue
@@ -116,13 +120,13 @@ class _Watcher:
                 logger.warning("Suspended run %s (%s): its journal cannot be read (%s)", run.name, run_id, exc)
                 video_ids = []
             if not video_ids:
-                self.unknown.add(run_id)
+                self.unknown[run_id] = suspensions[run_id]
                 logger.warning(
                     "Suspended run %s (%s): its journal holds no job to wait for; not watched", run.name, run_id
                 )
                 continue
             logger.info("Watching %s of suspended run %s", _videos(video_ids, first="video"), run.name)
-            self.watches[run_id] = _Watch(run_id, run.name, tuple(video_ids))
+            self.watches[run_id] = _Watch(run_id, run.name, tuple(video_ids), suspensions[run_id])
         wanted = {video_id for watch in self.watches.values() for video_id in watch.video_ids}
         for video_id in set(self.waits) - wanted:
             self.waits.pop(video_id).cancel()

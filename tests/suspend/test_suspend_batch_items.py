@@ -137,3 +137,47 @@ def test_the_watcher_finds_a_batch_journal_whether_or_not_out_ends_with_a_slash(
     assert asyncio.run(outstanding_jobs(run)) == ["video_abc"]  # type: ignore[arg-type]
     single = SimpleNamespace(id="run-3", parameters={"out": "videos/clip.mp4", "idempotency_key": "key-1"})
     assert asyncio.run(outstanding_jobs(single)) == ["video_abc"]  # type: ignore[arg-type]
+
+
+def test_the_watcher_reads_a_batch_run_suspended_again_afresh_and_follows_its_next_wave(
+    prefect_server: None, tmp_path: Path
+) -> None:
+    """A batch run resumed and suspended again (its next wave) between two looks is watched for its new jobs.
+
+    A real server holds the run and its states; the suspensions are set on it directly.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.states import Running, Suspended
+
+    from prefect_sora.flows import batch_text_to_video
+    from prefect_sora.flows._watcher import _Watcher
+
+    folder = f"{tmp_path}/videos/"
+    journal = journal_for(folder, "two-waves", None, None)
+    jobs = _jobs(2, seconds=60)
+
+    async def scenario() -> tuple[tuple[str, ...], tuple[str, ...]]:
+        with Emulator(job_seconds=60) as emulator:
+            credentials = SoraCredentials(api_key="sk-batch-suspend", base_url=emulator.base_url)
+            params = {"requests": [], "out": folder, "idempotency_key": "two-waves", "wait": "suspend"}
+            async with get_client() as prefect, credentials.get_client() as client:
+                run = await prefect.create_flow_run(batch_text_to_video, parameters=params)
+                watcher = _Watcher(client, credentials, reemit_seconds=60)
+                try:
+                    await _pass(jobs[:1], journal, folder, credentials, concurrency=1)  # the first wave
+                    await prefect.set_flow_run_state(run.id, Suspended(pause_key="sora-wait-1"), force=True)
+                    await watcher.cycle(prefect)
+                    first = watcher.watches[str(run.id)].video_ids
+                    # Resumed, the second item submitted, suspended again: all before the watcher's next look.
+                    await prefect.set_flow_run_state(run.id, Running(), force=True)
+                    await _pass(jobs, journal, folder, credentials, concurrency=2)
+                    await prefect.set_flow_run_state(run.id, Suspended(pause_key="sora-wait-2"), force=True)
+                    await watcher.cycle(prefect)
+                    return first, watcher.watches[str(run.id)].video_ids
+                finally:
+                    watcher.close()
+                    await prefect.set_flow_run_state(run.id, Running(), force=True)
+
+    first, second = asyncio.run(scenario())
+    assert len(first) == 1
+    assert len(second) == 2 and second[0] == first[0]
