@@ -196,10 +196,17 @@ def test_rate_headers_that_do_not_parse_count_as_absent() -> None:
 
 
 async def test_creates_go_first_then_polls_by_when_the_schedule_wanted_them() -> None:
-    pacer = Pacer("test")
+    # The pacer's clock stands still until all five wait, so no token comes back while they
+    # line up, however slowly a loaded machine runs this loop (a real clock let the first
+    # one through alone once, in a CI run with a CPU hog).
+    frozen: list[float | None] = [None]
+    pacer = Pacer("test", clock=lambda: frozen[0] if frozen[0] is not None else time.monotonic())
     pacer.configure(requests_per_minute=6000)  # 100 a second, a burst of 100
     for _ in range(100):
         await pacer.acquire()  # use up the burst: the next ones queue
+    frozen[0] = time.monotonic()
+    while pacer.bucket.wait(frozen[0]) <= 0:
+        await pacer.acquire()  # a token that came back before the clock stopped
     order: list[str] = []
 
     async def one(name: str, priority: Priority, due: float | None) -> None:
@@ -207,13 +214,18 @@ async def test_creates_go_first_then_polls_by_when_the_schedule_wanted_them() ->
         order.append(name)
 
     now = time.monotonic()
-    await asyncio.gather(
-        one("poll due last", Priority.READ, now + 3),
-        one("poll due first", Priority.READ, now + 1),
-        one("download", Priority.READ, None),
-        one("poll due second", Priority.READ, now + 2),
-        one("create", Priority.CREATE, None),
-    )
+    waiting = [
+        asyncio.create_task(one("poll due last", Priority.READ, now + 3)),
+        asyncio.create_task(one("poll due first", Priority.READ, now + 1)),
+        asyncio.create_task(one("download", Priority.READ, None)),
+        asyncio.create_task(one("poll due second", Priority.READ, now + 2)),
+        asyncio.create_task(one("create", Priority.CREATE, None)),
+    ]
+    for _ in range(20):
+        await asyncio.sleep(0)  # each reaches the pacer and waits: no token while the clock stands
+    assert order == []
+    frozen[0] = None
+    await asyncio.gather(*waiting)
 
     assert order == ["create", "download", "poll due first", "poll due second", "poll due last"]
 
