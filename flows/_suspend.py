@@ -69,8 +69,11 @@ class SuspendingSteps(TaskSteps):
         finds it. A run resumed before its job ended (by hand, from the UI) reads
         the job again and suspends again, under a new pause key.
         """
-        async with self.credentials.get_client() as client:
-            current = await _current(client, video)
+        if isinstance(video, Video):
+            current = video  # the create's own answer: no client, no GET needed to know it is pending
+        else:
+            async with self.credentials.get_client() as client:
+                current = await client.retrieve_video(video)
         if not _pending(current):
             return await super().wait(current)  # handed the Video itself, the task decides at once: no second GET
         video_id = video if isinstance(video, str) else video.id  # the id we were given, whatever a GET echoes
