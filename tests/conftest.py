@@ -37,6 +37,7 @@ SLOW_TESTS = Path(__file__).with_name("slow-tests.txt")
 #: one-test files of minutes came last.) Order from a run's ``--durations``, per file.
 LONGEST_FIRST = (
     "tests/suspend/test_suspend.py",
+    "tests/suspend/test_suspend_watcher.py",
     "tests/deploy/test_sharded_batch.py",
     "tests/reliability/test_fault_matrix.py",
     "tests/ui/test_ui.py",

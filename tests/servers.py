@@ -138,3 +138,28 @@ def drop_publish_trigger(api_url: str) -> None:
     """
     deployment = prefect_api("GET", f"{api_url}/deployments/name/sora-publish-video/publish-video").json()
     prefect_api("DELETE", f"{api_url}/automations/owned-by/prefect.deployment.{deployment['id']}")
+
+
+def create_process_pool(api_url: str, name: str) -> None:
+    """What ``prefect work-pool create NAME --type process --overwrite`` does, without a fresh interpreter.
+
+    The command costs about 2 CPU-seconds of imports a call; tests/deploy/test_deployments.py
+    runs the README's commands themselves.
+    """
+    from prefect.workers.process import ProcessWorker
+
+    template = ProcessWorker.get_default_base_job_template()
+    try:
+        prefect_api("POST", f"{api_url}/work_pools/", {"name": name, "type": "process", "base_job_template": template})
+    except httpx.HTTPStatusError as exc:
+        if exc.response.status_code != 409:
+            raise
+        prefect_api("PATCH", f"{api_url}/work_pools/{name}", {"base_job_template": template})
+
+
+def run_deployment_now(api_url: str, name: str, parameters: dict[str, Any] | None = None) -> str:
+    """What ``prefect deployment run FLOW/DEPLOYMENT --params ...`` does: a run scheduled now; its id."""
+    deployment = prefect_api("GET", f"{api_url}/deployments/name/{name}").json()
+    body = {"parameters": parameters or {}}
+    run: dict[str, Any] = prefect_api("POST", f"{api_url}/deployments/{deployment['id']}/create_flow_run", body).json()
+    return str(run["id"])

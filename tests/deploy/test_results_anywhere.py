@@ -27,7 +27,7 @@ import pytest
 import yaml
 from deploy_helpers import BIN, REPOSITORY, Server, prefect
 from prefect.settings import PREFECT_API_URL, temporary_settings
-from servers import stop_workers
+from servers import create_process_pool, run_deployment_now, stop_workers
 
 from prefect_sora.blocks import SoraCredentials, SoraStorage
 from prefect_sora.emulator import Emulator
@@ -125,7 +125,7 @@ def machines(
     (project / "prefect.yaml").write_text(yaml.safe_dump(project_spec(RESULTS)))
     (project / "parent.py").write_text(parent_module())
     for pool in (POOL_A, POOL_B):
-        prefect("work-pool", "create", pool, "--type", "process", "--overwrite", server=server, cwd=project)
+        create_process_pool(server.api_url, pool)
     prefect("--no-prompt", "deploy", "--all", server=server, cwd=project, timeout=180)
 
     started: dict[str, Any] = {"prefix": prefix, "private": private_mounts()}
@@ -151,12 +151,10 @@ def machines(
 
 def run_to_the_end(server: Server, deployment: str, machines: dict[str, Any]) -> dict[str, Any]:
     """Start a run of ``deployment`` and wait until it is final; return it."""
-    created = prefect("deployment", "run", deployment, server=server, cwd=machines["a"]["work"])
-    match = re.search(r"UUID: ([0-9a-f-]{36})", created.stdout)
-    assert match is not None, created.stdout
+    run_id = run_deployment_now(server.api_url, deployment)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
-        run: dict[str, Any] = server.get(f"/flow_runs/{match[1]}")
+        run: dict[str, Any] = server.get(f"/flow_runs/{run_id}")
         if run["state"]["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
             return run
         for name in ("a", "b"):

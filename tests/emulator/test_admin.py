@@ -107,6 +107,26 @@ def test_expire_over_http(api: httpx.Client, admin: httpx.Client) -> None:
     assert_error(api.get(f"/videos/{video_id}/content"), 410, code="video_expired")
 
 
+def test_a_held_job_stays_in_progress_until_finished_then_ends_as_its_directives_say(
+    sora_emulator: Emulator, api: httpx.Client, admin: httpx.Client
+) -> None:
+    held = create(api, prompt="a fox [emulator:hold]")["id"]
+    doomed = create(api, prompt="a fox [emulator:hold] [emulator:fail=moderation_blocked]")["id"]
+    sora_emulator.configure(job_seconds=0)  # any planned end would be long past
+    assert api.get(f"/videos/{held}").json()["status"] in ("queued", "in_progress")
+    assert_error(api.get(f"/videos/{held}/content"), 409, code="video_not_ready")
+
+    assert admin.post(f"/videos/{held}/finish").json()["status"] == "completed"
+    assert api.get(f"/videos/{held}/content").status_code == 200
+    sora_emulator.finish(doomed)  # in-process, the same
+    assert api.get(f"/videos/{doomed}").json()["error"]["code"] == "moderation_blocked"
+    # Only a held job can be finished; a typo in the directive is a 400 as always.
+    assert_error(admin.post(f"/videos/{held}/finish"), 409, code="not_held")
+    assert_error(admin.post("/videos/video_missing/finish"), 404, code="video_not_found")
+    assert_error(api.post("/videos", json={"model": "sora-2", "prompt": "[emulator:hold=5]"}), 400)
+    assert_error(api.post("/videos", json={"model": "sora-2", "prompt": "[emulator:hold] [emulator:stuck]"}), 400)
+
+
 def test_reset_forgets_jobs_counters_faults_and_config_changes(
     sora_emulator: Emulator, api: httpx.Client, admin: httpx.Client
 ) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from servers import prefect_api
+from servers import create_process_pool, prefect_api
 
 from prefect_sora.blocks import SoraCredentials
 from prefect_sora.emulator import Emulator
@@ -49,7 +49,7 @@ def publish_deployment(
     path = tmp_path_factory.mktemp("publish-project")
     spec = (REPOSITORY / "prefect.yaml").read_text()
     (path / "prefect.yaml").write_text(spec.replace("name: sora-pool\n", f"name: {POOL}\n"))
-    prefect("work-pool", "create", POOL, "--type", "process", "--overwrite", env=env, cwd=path)
+    create_process_pool(env["PREFECT_API_URL"], POOL)
     prefect("--no-prompt", "deploy", "--name", "publish-video", env=env, cwd=path)
     deployment = api(env, "GET", "/deployments/name/sora-publish-video/publish-video")
     yield deployment["id"]

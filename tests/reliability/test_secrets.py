@@ -10,7 +10,6 @@ byte they left behind is searched for it.
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 import textwrap
@@ -21,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from servers import create_process_pool, run_deployment_now, stop_workers
 
 pytestmark = pytest.mark.slow
 
@@ -68,14 +68,16 @@ def run(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 180) -
 
 def run_worker_until_done(prefect: str, flow_run_id: str, env: dict[str, str], cwd: Path) -> str:
     """Run a process worker until the flow run is final; return everything it printed."""
-    worker = subprocess.Popen(
-        [prefect, "worker", "start", "--pool", POOL],
-        env=env,
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    log = cwd / "worker.log"
+    with log.open("w") as handle:
+        worker = subprocess.Popen(
+            [prefect, "worker", "start", "--pool", POOL],
+            env=env,
+            cwd=cwd,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     url = f"{env['PREFECT_API_URL']}/flow_runs/{flow_run_id}"
     state = None
     deadline = time.monotonic() + 120
@@ -84,12 +86,8 @@ def run_worker_until_done(prefect: str, flow_run_id: str, env: dict[str, str], c
         if state in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
             break
         time.sleep(0.5)
-    worker.terminate()
-    try:
-        output, _ = worker.communicate(timeout=60)
-    except subprocess.TimeoutExpired:  # a loaded machine: its graceful shutdown may not come in time
-        worker.kill()
-        output, _ = worker.communicate(timeout=30)
+    stop_workers(worker)  # everything it printed is in its log by now
+    output = log.read_text()
     assert state == "COMPLETED", output[-3000:]
     return output
 
@@ -144,12 +142,10 @@ def test_a_distinctive_key_appears_nowhere(
     spec["deployments"][0]["parameters"].update(credentials="leak-check", out=f"{out}/", seconds="4", size="720x1280")
     (project / "prefect.yaml").write_text(yaml.safe_dump(spec))
     prefect = str(Path(sys.executable).with_name("prefect"))
-    outputs.append(run([prefect, "work-pool", "create", POOL, "--type", "process", "--overwrite"], env, project))
+    create_process_pool(env["PREFECT_API_URL"], POOL)
     outputs.append(run([prefect, "--no-prompt", "deploy", "--all"], env, project))
-    outputs.append(run([prefect, "deployment", "run", "sora-text-to-video/text-to-video"], env, project))
-    run_id = re.search(r"UUID: ([0-9a-f-]{36})", outputs[-1])
-    assert run_id, outputs[-1]
-    outputs.append(run_worker_until_done(prefect, run_id.group(1), env, project))
+    run_id = run_deployment_now(env["PREFECT_API_URL"], "sora-text-to-video/text-to-video")
+    outputs.append(run_worker_until_done(prefect, run_id, env, project))
 
     stored = sorted(p.name for p in out.glob("*.mp4"))
     assert len(stored) >= 5  # every path above really ran against the emulator

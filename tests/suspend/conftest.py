@@ -2,29 +2,24 @@
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from prefect.settings import PREFECT_API_URL, temporary_settings
-from servers import stop_workers
-from suspend_helpers import BIN, REPOSITORY, Deployed, flow_run_pids, prefect, wait_for
+from servers import create_process_pool, stop_workers
+from suspend_helpers import BIN, BLOCK, REPOSITORY, Deployed, prefect, start_watcher, stop_watchers
 
 from prefect_sora.blocks import SoraCredentials
 from prefect_sora.emulator import Emulator
 
 POOL = "sora-pool-suspend"
-BLOCK = "sora-suspend"
 
 
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[Emulator]:
-    # Each test's prompts say how long their jobs take ([emulator:seconds=S]).
+    # The tests hold their jobs ([emulator:hold]) and end them when they choose.
     with Emulator(job_seconds=1, poll_after_ms=200) as running:
         yield running
 
@@ -44,7 +39,7 @@ def deployed(
     project = tmp_path_factory.mktemp("suspend-project")
     spec = (REPOSITORY / "prefect.yaml").read_text()
     (project / "prefect.yaml").write_text(spec.replace("name: sora-pool\n", f"name: {POOL}\n"))
-    prefect("work-pool", "create", POOL, "--type", "process", "--overwrite", env=env, cwd=project)
+    create_process_pool(env["PREFECT_API_URL"], POOL)
     names = ("text-to-video", "nightly-batch", "sora-watcher")
     prefect("--no-prompt", "deploy", *(arg for name in names for arg in ("--name", name)), env=env, cwd=project)
     with temporary_settings(updates={PREFECT_API_URL: env["PREFECT_API_URL"]}):
@@ -79,30 +74,6 @@ def no_watcher_left(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if "deployed" in request.fixturenames:
         stop_watchers(request.getfixturevalue("deployed"))
-
-
-def stop_watchers(deployed: Deployed) -> None:
-    """SIGKILL every watcher run started so far (a watcher has no state of its own to lose)."""
-    for run_id in deployed.watchers:
-        for pid in flow_run_pids(run_id):
-            os.kill(pid, signal.SIGKILL)
-    deployed.watchers.clear()
-
-
-def start_watcher(deployed: Deployed) -> str:
-    params = {"credentials": BLOCK, "interval_seconds": 1, "reemit_seconds": 20}
-    run_id = deployment_run(deployed, "sora-watcher/sora-watcher", params)
-    deployed.watchers.append(run_id)
-    wait_for(lambda: flow_run_pids(run_id), 90, f"the watcher run {run_id} never started a process")
-    return run_id
-
-
-def deployment_run(deployed: Deployed, name: str, params: dict[str, object]) -> str:
-    """``prefect deployment run`` with ``params``; the new run's id."""
-    created = prefect("deployment", "run", name, "--params", json.dumps(params), env=deployed.env, cwd=deployed.project)
-    match = re.search(r"UUID: ([0-9a-f-]{36})", created)
-    assert match is not None, created
-    return match[1]
 
 
 @pytest.fixture

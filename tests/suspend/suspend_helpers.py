@@ -1,7 +1,9 @@
-"""What the suspend tests share: running ``prefect``, reading runs, and finding a run's process."""
+"""What the suspend tests share: starting and reading runs, finding a run's process, ending held jobs."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -10,11 +12,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from servers import prefect_api
+import httpx
+from servers import prefect_api, run_deployment_now
+
+from prefect_sora.emulator import Emulator
 
 REPOSITORY = Path(__file__).parents[2]
 BIN = Path(sys.executable).parent
 T = TypeVar("T")
+#: The saved SoraCredentials block every suspend test's runs name.
+BLOCK = "sora-suspend"
+SUSPENDED = ("PAUSED", "Suspended")
 
 
 @dataclass
@@ -69,3 +77,64 @@ def flow_run_pids(run_id: str) -> list[int]:
         if named and "\nState:\tZ" not in status:  # a zombie holds nothing
             found.append(int(proc.name))
     return found
+
+
+def deployment_run(deployed: Deployed, name: str, params: dict[str, object]) -> str:
+    """A run of deployment ``name`` with ``params`` (what ``prefect deployment run`` does); its id."""
+    return run_deployment_now(deployed.env["PREFECT_API_URL"], name, params)
+
+
+def run_video(deployed: Deployed, out: Path, prompt: str) -> str:
+    """A text-to-video run that waits suspended (``wait="suspend"``); its id."""
+    params = {
+        "prompt": prompt,
+        "seconds": "4",
+        "size": "720x1280",
+        "out": f"{out}/",
+        "credentials": BLOCK,
+        "wait": "suspend",
+        "max_cost_usd": 1.0,
+    }
+    return deployment_run(deployed, "sora-text-to-video/text-to-video", params)
+
+
+def suspended_without_process(deployed: Deployed, run_id: str, seconds: float = 120) -> None:
+    wait_for(lambda: deployed.state(run_id) == SUSPENDED, seconds, f"run {run_id} never suspended")
+    wait_for(lambda: not flow_run_pids(run_id), 30, f"run {run_id} is suspended but its process lives on")
+
+
+def ends(deployed: Deployed, run_id: str, seconds: float = 180) -> dict[str, Any]:
+    final = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
+    wait_for(lambda: deployed.state(run_id)[0] in final, seconds, f"run {run_id} never ended: {deployed.state(run_id)}")
+    return deployed.run(run_id)
+
+
+def finish_held(emulator: Emulator, marker: str, count: int) -> list[str]:
+    """End now the ``count`` held jobs (``[emulator:hold]``) whose prompts contain ``marker``; their ids.
+
+    The tests hold their jobs until the runs are where the test wants them (suspended,
+    their watcher killed, ...), instead of guessing a job length a loaded machine needs.
+    """
+    with httpx.Client(base_url=emulator.base_url, headers={"Authorization": "Bearer sk-suspend"}, timeout=30) as api:
+        videos = api.get("/videos", params={"limit": 100}).json()["data"]
+    held = [v["id"] for v in videos if marker in v["prompt"] and v["status"] in ("queued", "in_progress")]
+    assert len(held) == count, (marker, [(v["prompt"], v["status"]) for v in videos])
+    for video_id in held:
+        emulator.finish(video_id)
+    return held
+
+
+def stop_watchers(deployed: Deployed) -> None:
+    """SIGKILL every watcher run started so far (a watcher has no state of its own to lose)."""
+    for run_id in deployed.watchers:
+        for pid in flow_run_pids(run_id):
+            os.kill(pid, signal.SIGKILL)
+    deployed.watchers.clear()
+
+
+def start_watcher(deployed: Deployed) -> str:
+    params = {"credentials": BLOCK, "interval_seconds": 1, "reemit_seconds": 20}
+    run_id = deployment_run(deployed, "sora-watcher/sora-watcher", params)
+    deployed.watchers.append(run_id)
+    wait_for(lambda: flow_run_pids(run_id), 90, f"the watcher run {run_id} never started a process")
+    return run_id

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 from prefect.settings import PREFECT_API_URL, temporary_settings
-from servers import drop_publish_trigger, stop_workers
+from servers import create_process_pool, drop_publish_trigger, stop_workers
 from ui_helpers import API_KEY, BIN, REPOSITORY, Stack, prefect
 
-from prefect_sora.blocks import SoraCredentials
+from prefect_sora.blocks import SoraCredentials, SoraStorage
 from prefect_sora.emulator import Emulator
 
 POOL = "sora-pool-ui"
@@ -102,8 +102,11 @@ def stack(
     (project / "prefect.yaml").write_text(spec.replace("name: sora-pool\n", f"name: {POOL}\n"))
     with Emulator(job_seconds=1.0) as emulator:
         stack = Stack(api_url=env["PREFECT_API_URL"], env=env, worker_dir=project)
-        prefect("block", "register", "-m", "prefect_sora.blocks", stack=stack)
-        prefect("work-pool", "create", POOL, "--type", "process", "--overwrite", stack=stack)
+        # tests/blocks/test_credentials.py runs `prefect block register`; here the same through the API.
+        with temporary_settings(updates={PREFECT_API_URL: stack.api_url}):
+            for block in (SoraCredentials, SoraStorage):
+                block.register_type_and_schema()
+        create_process_pool(stack.api_url, POOL)
         prefect("--no-prompt", "deploy", "--all", stack=stack, timeout=120)
         drop_publish_trigger(stack.api_url)
         with temporary_settings(updates={PREFECT_API_URL: stack.api_url}):

@@ -14,6 +14,7 @@ never faulted and are not counted.
 ``GET /_emulator/faults``             the scripted faults not yet spent
 ``GET /_emulator/videos/{id}``        the job's plan, with precise float times
 ``POST /_emulator/videos/{id}/expire``  the job's content expires now
+``POST /_emulator/videos/{id}/finish``  a held job (``[emulator:hold]``) ends now
 ====================================  =======================================================
 """
 
@@ -111,5 +112,9 @@ def admin_router(state: EmulatorState) -> APIRouter:
     @router.post("/videos/{video_id}/expire")
     async def expire(video_id: str) -> Response:
         return json_response(state.expire(path_param(video_id)))
+
+    @router.post("/videos/{video_id}/finish")
+    async def finish(video_id: str) -> Response:
+        return json_response(state.finish(path_param(video_id)))
 
     return router

@@ -9,6 +9,9 @@ job's fate, whatever the global config says:
                                  ``failure_codes``, ``moderation_blocked`` by default)
 ``[emulator:fail=CODE]``         the job ends ``failed`` with ``error.code == CODE``
 ``[emulator:stuck]``             the job stays ``in_progress`` forever
+``[emulator:hold]``              the job stays unfinished (queued, in progress) until
+                                 ``POST /_emulator/videos/{id}/finish``, then ends as
+                                 the other directives say (a test decides when)
 ``[emulator:seconds=S]``         the job completes (or fails) exactly S seconds after creation
 ``[emulator:content_bytes=N]``   the video variant is a synthetic body of N bytes
 ``[emulator:ttl=S]``             the content expires S seconds after completion
@@ -54,6 +57,7 @@ class Directives:
     fail: str | None = None
     fail_default: bool = False
     stuck: bool = False
+    hold: bool = False
     seconds: float | None = None
     content_bytes: int | None = None
     ttl: float | None = None
@@ -93,7 +97,7 @@ def parse_directives(prompt: str) -> Directives:
     if "[emulator:" not in prompt.lower():
         return Directives()
     fail: str | None = None
-    fail_default = stuck = False
+    fail_default = stuck = hold = False
     seconds: float | None = None
     content_bytes: int | None = None
     ttl: float | None = None
@@ -120,6 +124,8 @@ def parse_directives(prompt: str) -> Directives:
             defect = value
         elif name == "stuck" and value is None:
             stuck = True
+        elif name == "hold" and value is None:
+            hold = True
         elif name == "seconds":
             seconds = _number(name, value)
         elif name == "ttl":
@@ -134,12 +140,15 @@ def parse_directives(prompt: str) -> Directives:
     fates = [stuck, fail is not None or fail_default, end is not None]
     if sum(fates) > 1:
         raise DirectiveError("[emulator:stuck], [emulator:fail...] and [emulator:end=...] exclude each other")
+    if hold and (stuck or seconds is not None):
+        raise DirectiveError("[emulator:hold] excludes [emulator:stuck] and [emulator:seconds=...]: the test ends it")
     if defect is not None and content_bytes is not None:
         raise DirectiveError("[emulator:defect=...] and [emulator:content_bytes=...] exclude each other")
     return Directives(
         fail=fail,
         fail_default=fail_default,
         stuck=stuck,
+        hold=hold,
         seconds=seconds,
         content_bytes=content_bytes,
         ttl=ttl,

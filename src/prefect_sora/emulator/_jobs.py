@@ -74,7 +74,7 @@ def progress_at(fraction: float, *, plateau: float) -> int:
 
 @dataclass(slots=True)
 class JobPlan:
-    """When a job starts and ends and how; `ends_at` is None for a stuck job."""
+    """When a job starts and ends and how; `ends_at` is None for a stuck or held job."""
 
     seq: int
     created_at: float
@@ -137,7 +137,7 @@ def plan_job(config: EmulatorConfig, *, seq: int, now: float, directives: Direct
         seq=seq,
         created_at=now,
         started_at=now + queue,
-        ends_at=None if outcome == "stuck" else now + total,
+        ends_at=None if outcome == "stuck" or directives.hold else now + total,
         run_seconds=total - queue,
         outcome=outcome,
         failure_code=failure_code,
@@ -211,7 +211,7 @@ class Job:
     def _progress(self, now: float) -> int:
         plan = self.plan
         if plan.ends_at is None:
-            # A stuck job rises like any other, then hangs at a seeded point for ever.
+            # A stuck (or held) job rises like any other, then hangs at a seeded point.
             span = max(plan.run_seconds, 1e-9)
             fraction = min((now - plan.started_at) / span, plan.stuck_fraction)
         else:

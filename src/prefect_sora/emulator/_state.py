@@ -305,6 +305,25 @@ class EmulatorState:
             job.expired_at = now
             return job.plan_view(now)
 
+    def finish(self, video_id: str) -> dict[str, object]:
+        """End a held job now, as its other directives say; its plan afterwards.
+
+        Raises:
+            APIError: 404 for an unknown id, 409 for a job that is not held.
+        """
+        with self.lock:
+            job = self._get(video_id)
+            plan = job.plan
+            if plan.ends_at is not None or plan.outcome == "stuck":
+                raise APIError(
+                    409, f"video {video_id} is not held ([emulator:hold]): it ends as planned", code="not_held"
+                )
+            now = self.clock.now()
+            plan.started_at = min(plan.started_at, now)
+            plan.ends_at = now
+            plan.run_seconds = now - plan.started_at
+            return job.plan_view(now)
+
     def plan(self, video_id: str) -> dict[str, object]:
         """A job's plan with precise float times."""
         with self.lock:
