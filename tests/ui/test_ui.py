@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
-from ui_helpers import API_KEY, Stack, visit
+from ui_helpers import API_KEY, Screenshots, Stack, visit
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -23,19 +22,19 @@ FAILING = "A forbidden scene [emulator:fail=moderation_blocked]"
 
 
 def test_the_block_card_shows_its_example_as_written_and_the_form_names_the_https_rule(
-    page: Any, stack: Stack, screenshots: Path
+    page: Any, stack: Stack, screenshots: Screenshots
 ) -> None:
     card = visit(page, f"{stack.ui}/blocks/catalog/sora-credentials", expect_text="def generate")
 
     assert "Sora Credentials" in card
     assert "def generate(prompt: str):" in card and "&gt;" not in card and "&amp;" not in card
-    page.screenshot(path=screenshots / "ui-block-card.png", full_page=True)
+    screenshots.take(page, "ui-block-card.png")
 
     form = visit(page, f"{stack.ui}/blocks/catalog/sora-credentials/create", expect_text="Base URL")
 
     assert "Use https://" in form and "Allow insecure HTTP" in form, "the field says the rule and the fix"
     assert 'Property is type "None"' not in form.split("Price overrides")[0]
-    page.screenshot(path=screenshots / "ui-block-form.png", full_page=True)
+    screenshots.take(page, "ui-block-form.png")
 
 
 def test_a_block_saved_over_plain_http_from_the_form_fails_its_run_naming_the_field_and_the_fix(
@@ -61,7 +60,7 @@ def test_a_block_saved_over_plain_http_from_the_form_fails_its_run_naming_the_fi
 
 
 def test_the_batch_run_form_offers_choices_and_a_failing_item_fails_visibly(
-    page: Any, stack: Stack, screenshots: Path
+    page: Any, stack: Stack, screenshots: Screenshots
 ) -> None:
     deployment = stack.deployment_id("nightly-batch")
     form = visit(page, f"{stack.ui}/deployments/deployment/{deployment}/run", expect_text="Parameters")
@@ -84,7 +83,7 @@ def test_the_batch_run_form_offers_choices_and_a_failing_item_fails_visibly(
     ]
     page.keyboard.press("Escape")
     assert page.get_by_role("button", name="Select Model").count() == 2  # one per batch item
-    page.screenshot(path=screenshots / "ui-batch-run-form.png", full_page=True)
+    screenshots.take(page, "ui-batch-run-form.png")
 
     # A user makes the first item one the service refuses, and submits the form.
     prompts = page.locator("textarea")
@@ -105,8 +104,9 @@ def test_the_batch_run_form_offers_choices_and_a_failing_item_fails_visibly(
 
     text = visit(page, f"{stack.ui}/runs/flow-run/{run['id']}", expect_text="WARNING")  # the item's, in the logs
     assert "Failed" in text and "Item 0: video" in text
-    page.wait_for_timeout(2500)  # the run graph (a canvas) draws a moment after the page; for the screenshot only
-    page.screenshot(path=screenshots / "ui-batch-failed-run.png", full_page=True)
+    if screenshots:
+        page.wait_for_timeout(2500)  # the run graph (a canvas) draws a moment after the page
+    screenshots.take(page, "ui-batch-failed-run.png")
 
     page.get_by_role("tab", name="Task Runs").click()
     page.get_by_text("1 Failed").first.wait_for()
@@ -114,12 +114,12 @@ def test_the_batch_run_form_offers_choices_and_a_failing_item_fails_visibly(
 
     task = visit(page, f"{stack.ui}/runs/task-run/{tasks['video-0']['id']}", expect_text="Item 0: video")
     assert "Failed" in task and "moderation" in task and "WARNING" in task
-    page.screenshot(path=screenshots / "ui-failed-task-run.png", full_page=True)
+    screenshots.take(page, "ui-failed-task-run.png")
 
     check_artifacts(page, stack, run["id"], screenshots)
 
 
-def check_artifacts(page: Any, stack: Stack, flow_run_id: str, screenshots: Path) -> None:
+def check_artifacts(page: Any, stack: Stack, flow_run_id: str, screenshots: Screenshots) -> None:
     """The batch's own artifact keys; the cost table fits 1600 px; the summary names the item not stored."""
     artifacts = stack.post("/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [flow_run_id]}}})
     by_key = {artifact["key"]: artifact for artifact in artifacts if artifact["key"]}
@@ -135,13 +135,13 @@ def check_artifacts(page: Any, stack: Stack, flow_run_id: str, screenshots: Path
     assert overflow and max(overflow) <= 1600, f"the cost table ends at {overflow} px"
     headers = page.locator("th").all_inner_texts()
     assert headers == list(json.loads(by_key["sora-batch-costs"]["data"])[0]), headers
-    page.screenshot(path=screenshots / "ui-batch-costs.png", full_page=True)
+    screenshots.take(page, "ui-batch-costs.png")
 
     summary = visit(
         page, f"{stack.ui}/artifacts/artifact/{by_key['sora-batch-summary']['id']}", expect_text="Not stored"
     )
     assert "1 of 2" in summary and "moderation" in summary and "idempotency_key=" in summary
-    page.screenshot(path=screenshots / "ui-batch-summary.png", full_page=True)
+    screenshots.take(page, "ui-batch-summary.png")
 
 
 def test_the_saved_blocks_page_masks_the_key(page: Any, stack: Stack) -> None:

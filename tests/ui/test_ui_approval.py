@@ -21,6 +21,7 @@ from prefect_sora.flows import batch_text_to_video
 # The money tests' helpers (finding the paused run, its state), also when tests/ui runs alone.
 sys.path.insert(0, str(Path(__file__).parents[1] / "money"))
 from money_helpers import paused_run, run_state
+from ui_helpers import Screenshots
 
 # As tests/ui/conftest.py starts it: root in CI, where the sandbox refuses to start.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run"]
@@ -46,7 +47,7 @@ def test_the_resume_form_shows_the_estimate_and_submitting_it_approves_the_batch
     credentials: SoraCredentials,
     tmp_path: Path,
     prefect_server_process: dict[str, str],
-    screenshots: Path,
+    screenshots: Screenshots,
 ) -> None:
     page = approval_page
     key = f"ui-approve-{uuid.uuid4().hex[:8]}"
@@ -78,7 +79,7 @@ def test_the_resume_form_shows_the_estimate_and_submitting_it_approves_the_batch
 
     dialog.get_by_role("switch").click()
     dialog.locator("textarea").fill("Launch budget, approved by Ana")
-    page.screenshot(path=screenshots / "ui-approval-form.png")
+    screenshots.take(page, "ui-approval-form.png", full_page=False)
     dialog.get_by_role("button", name="Resume").click()
 
     batch = running.result(timeout=120)

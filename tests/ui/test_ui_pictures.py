@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,7 +19,7 @@ import fsspec
 import httpx
 import pytest
 from servers import prefect_api
-from ui_helpers import API_KEY, visit
+from ui_helpers import API_KEY, Screenshots, visit
 
 from prefect_sora._models import VideoRequest
 from prefect_sora.blocks import SoraCredentials, SoraStorage
@@ -127,7 +126,7 @@ def shown_image(page: Any) -> dict[str, Any]:
 
 
 def test_a_single_runs_thumbnail_shows_in_the_browser_portrait(
-    tab: Any, ui: str, runs: dict[str, Any], screenshots: Path
+    tab: Any, ui: str, runs: dict[str, Any], screenshots: Screenshots
 ) -> None:
     artifacts = _artifacts(runs["api"], runs["single"])
     (thumbnail,) = [a for a in artifacts if a["type"] == "image"]
@@ -136,11 +135,11 @@ def test_a_single_runs_thumbnail_shows_in_the_browser_portrait(
     image = shown_image(tab)
     assert image["src"].startswith("data:image/jpeg;base64,")
     assert image["height"] > image["width"], "a 720x1280 video's thumbnail stays portrait"
-    tab.screenshot(path=screenshots / "ui-thumbnail.png", full_page=True)
+    screenshots.take(tab, "ui-thumbnail.png")
 
 
 def test_a_batchs_contact_sheet_shows_every_item_with_the_failed_one_marked(
-    tab: Any, ui: str, runs: dict[str, Any], screenshots: Path
+    tab: Any, ui: str, runs: dict[str, Any], screenshots: Screenshots
 ) -> None:
     artifacts = _artifacts(runs["api"], runs["batch"])
     (sheet,) = [a for a in artifacts if a["key"] == "sora-batch-contact-sheet"]
@@ -156,11 +155,11 @@ def test_a_batchs_contact_sheet_shows_every_item_with_the_failed_one_marked(
         image["src"],
     )
     assert red[0] > 180 and red[1] < 80 and red[2] < 80, f"item 1's tile is crossed in red: {red}"
-    tab.screenshot(path=screenshots / "ui-contact-sheet.png", full_page=True)
+    screenshots.take(tab, "ui-contact-sheet.png")
 
 
 def test_a_stored_video_on_s3_has_a_signed_link_that_opens_the_mp4(
-    tab: Any, ui: str, runs: dict[str, Any], screenshots: Path
+    tab: Any, ui: str, runs: dict[str, Any], screenshots: Screenshots
 ) -> None:
     artifacts = _artifacts(runs["api"], runs["signed"])
     assert S3_SECRET not in json.dumps(artifacts) and API_KEY not in json.dumps(artifacts)
@@ -176,7 +175,7 @@ def test_a_stored_video_on_s3_has_a_signed_link_that_opens_the_mp4(
     assert httpx.get(href, timeout=10).raise_for_status().content == fs.cat_file(
         str(runs["signed_url"]).removeprefix("s3://")
     ), "the link opens the stored MP4"
-    # Only for the screenshot: the UI may re-render the artifact (and detach the link) meanwhile.
-    with contextlib.suppress(Exception):
-        tab.locator("main a[href*='Signature=']").first.scroll_into_view_if_needed(timeout=5000)
-    tab.screenshot(path=screenshots / "ui-signed-link.png", full_page=True)
+    if screenshots:  # the UI may re-render the artifact (and detach the link) meanwhile
+        with contextlib.suppress(Exception):
+            tab.locator("main a[href*='Signature=']").first.scroll_into_view_if_needed(timeout=5000)
+    screenshots.take(tab, "ui-signed-link.png")

@@ -79,3 +79,19 @@ def visit(page: Any, url: str, *, expect_text: str) -> str:
     html = str(page.content())
     assert API_KEY not in html, f"the API key is on {url}"
     return str(page.inner_text("body"))
+
+
+class Screenshots:
+    """Where the docs' screenshots go, if anywhere: ``take`` does nothing without a folder."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def __bool__(self) -> bool:
+        return self.folder is not None
+
+    def take(self, page: Any, name: str, *, full_page: bool = True) -> None:
+        if self.folder is not None:
+            page.screenshot(path=self.folder / name, full_page=full_page)
