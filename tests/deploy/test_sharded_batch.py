@@ -30,7 +30,7 @@ from prefect_sora.emulator import Emulator
 
 pytestmark = pytest.mark.slow
 
-ITEMS = 60
+ITEMS = 30
 RPM = 600  # the gateway's limit per key
 LIMIT, DECAY = 20, 9.0  # the shared Prefect limit: LIMIT + 61 * DECAY = 569 requests at most in any minute
 KEY = "nightly-sharded-1"
@@ -175,7 +175,7 @@ def stored_objects(s3: dict[str, Any], prefix: str) -> list[str]:
     return [path for path in fs.find(prefix) if "/.prefect-sora/" not in path]
 
 
-# Bounded, not timed: 60 videos over 3 workers, a kill and a rerun take 3-4 minutes on a
+# Bounded, not timed: 30 videos over 3 workers, a kill and a rerun take 2-3 minutes on a
 # quiet machine and more on a busy one; the parent's own waits below bound each half.
 @pytest.mark.timeout(1200)
 def test_a_sharded_batch_survives_a_killed_worker_stays_under_the_limit_and_resumes_without_paying_twice(
