@@ -68,11 +68,20 @@ def watcher(deployed: Deployed) -> Iterator[str]:
     stop_watchers(deployed)
 
 
+@pytest.fixture(scope="module")
+def shared_watcher(deployed: Deployed) -> str:
+    """One sora-watcher run for a module's tests that only need runs watched (one process start, not one a test)."""
+    return start_watcher(deployed)
+
+
 @pytest.fixture(autouse=True)
 def no_watcher_left(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Whatever watcher a test started is gone after it: the next test's runs are watched only as it says."""
+    """Whatever watcher a test started is gone after it: the next test's runs are watched only as it says.
+
+    A module's shared watcher (``shared_watcher``) stays for the module's next tests.
+    """
     yield
-    if "deployed" in request.fixturenames:
+    if "deployed" in request.fixturenames and "shared_watcher" not in request.fixturenames:
         stop_watchers(request.getfixturevalue("deployed"))
 
 

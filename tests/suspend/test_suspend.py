@@ -42,7 +42,7 @@ def test_suspend_outside_a_deployment_is_refused_before_any_request(
 
 
 def test_a_suspended_run_holds_no_process_then_resumes_and_stores_its_one_video(
-    deployed: Deployed, watcher: str, emulator: Emulator, out: Path
+    deployed: Deployed, shared_watcher: str, emulator: Emulator, out: Path
 ) -> None:
     creates = emulator.stats()["creates"]
 
@@ -63,7 +63,7 @@ def test_a_suspended_run_holds_no_process_then_resumes_and_stores_its_one_video(
 
 @pytest.mark.slow
 def test_a_job_that_fails_resumes_its_run_into_failed_with_the_reason(
-    deployed: Deployed, watcher: str, emulator: Emulator, out: Path
+    deployed: Deployed, shared_watcher: str, emulator: Emulator, out: Path
 ) -> None:
     creates = emulator.stats()["creates"]
 
@@ -80,7 +80,7 @@ def test_a_job_that_fails_resumes_its_run_into_failed_with_the_reason(
 
 @pytest.mark.slow
 def test_a_run_resumed_by_hand_suspends_again_and_a_second_resume_changes_nothing(
-    deployed: Deployed, watcher: str, emulator: Emulator, out: Path
+    deployed: Deployed, shared_watcher: str, emulator: Emulator, out: Path
 ) -> None:
     creates = emulator.stats()["creates"]
     run_id = run_video(deployed, out, "A heron [emulator:hold]")
