@@ -36,14 +36,14 @@ SLOW_TESTS = Path(__file__).with_name("slow-tests.txt")
 #: (Without ``--no-loadscope-reorder`` xdist sends files with the most tests first, so these
 #: one-test files of minutes came last.) Order from a run's ``--durations``, per file.
 LONGEST_FIRST = (
-    "tests/suspend/test_suspend.py",
-    "tests/suspend/test_suspend_watcher.py",
     "tests/deploy/test_sharded_batch.py",
-    "tests/reliability/test_fault_matrix.py",
-    "tests/ui/test_ui.py",
+    "tests/suspend/test_suspend_watcher.py",
+    "tests/suspend/test_suspend.py",
     "tests/reliability/test_secrets.py",
-    "tests/deploy/test_results_anywhere.py",
+    "tests/ui/test_ui.py",
     "tests/litellm/",
+    "tests/deploy/test_results_anywhere.py",
+    "tests/reliability/test_fault_matrix.py",
     "tests/reliability/test_crash_resume.py",
     "tests/core/test_pacing.py",
     "tests/deploy/",

@@ -143,12 +143,20 @@ def drop_publish_trigger(api_url: str) -> None:
 def create_process_pool(api_url: str, name: str) -> None:
     """What ``prefect work-pool create NAME --type process --overwrite`` does, without a fresh interpreter.
 
-    The command costs about 2 CPU-seconds of imports a call; tests/deploy/test_deployments.py
-    runs the README's commands themselves.
+    The command costs about 2 CPU-seconds of imports a call; tests/deploy/ runs the
+    README's commands themselves, on pools made as the README makes them.
+
+    One difference: the pool's ``command`` is set to ``python -m prefect.engine``. Left
+    blank, Prefect 3.9's process worker starts each flow run in a workspace supervisor
+    that imports Prefect, prepares the run's directory and then execs the engine, which
+    imports Prefect again: two cold imports (3-4 CPU-seconds) a run, for dozens of runs
+    in a session. With the command set, the engine runs the deployment's pull steps
+    itself, Prefect's classic path. The README's own pools keep the default.
     """
     from prefect.workers.process import ProcessWorker
 
     template = ProcessWorker.get_default_base_job_template()
+    template["variables"]["properties"]["command"]["default"] = f"{sys.executable} -m prefect.engine"
     try:
         prefect_api("POST", f"{api_url}/work_pools/", {"name": name, "type": "process", "base_job_template": template})
     except httpx.HTTPStatusError as exc:
