@@ -37,7 +37,7 @@ KEY = "nightly-sharded-1"
 # A lease not renewed for this long is taken for dead. Beats come every sixth of it, so
 # a live shard is restarted only if its process gets no turn for half a minute: long
 # enough for a loaded CI machine, short enough for the killed shard's restart to come soon.
-STALE = 20
+STALE = 30
 #: The saved SoraStorage block that holds the S3 secret; runs and shard runs get only its name.
 STORAGE_BLOCK = "sharded-s3"
 

@@ -27,9 +27,11 @@ _ANY_PARTIAL = re.compile(r"\..+\.partial-[0-9a-f]{12}")
 def fresh_filesystem(url: str, storage_options: Mapping[str, Any] | None = None) -> tuple[AbstractFileSystem, str]:
     """The filesystem and path of ``url``, listing afresh on every call (no listings cache).
 
-    For files other processes rewrite (journal records, leases): on object stores a
-    cached listing makes a record written since look missing, and s3fs's move of a
-    fresh partial then fails with FileNotFoundError.
+    For every file this package writes (videos, journal records, leases): on object
+    stores a listing cached while another writer (another process, or another item of the
+    same batch in this one) was adding to the folder makes a file written since look
+    missing, and s3fs's move of a fresh partial then fails with FileNotFoundError. A
+    loaded CI run of the sharded batch on S3 lost an item's download that way.
     """
     fs, path = fsspec.core.url_to_fs(url, **{**(storage_options or {}), "use_listings_cache": False})
     return fs, path

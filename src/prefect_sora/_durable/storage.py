@@ -17,10 +17,9 @@ import re
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-import fsspec
 from fsspec import AbstractFileSystem
 
-from prefect_sora._durable.atomic import Partial, sweep_partials
+from prefect_sora._durable.atomic import Partial, fresh_filesystem, sweep_partials
 from prefect_sora._errors import InvalidContent, InvalidParameter
 from prefect_sora._models import StoredVideo, VideoVariant
 
@@ -69,7 +68,7 @@ def resolve_destination(
 
     A destination is a folder when it ends with ``/`` or already is a directory.
     """
-    fs, path = fsspec.core.url_to_fs(destination, **dict(storage_options or {}))
+    fs, path = fresh_filesystem(destination, storage_options)
     if destination.endswith(("/", "\\")) or fs.isdir(path):
         return fs, posixpath.join(path.rstrip("/"), name) if path else name
     return fs, path
