@@ -137,9 +137,10 @@ def check_artifacts(page: Any, stack: Stack, flow_run_id: str, screenshots: Scre
     assert headers == list(json.loads(by_key["sora-batch-costs"]["data"])[0]), headers
     screenshots.take(page, "ui-batch-costs.png")
 
-    summary = visit(
-        page, f"{stack.ui}/artifacts/artifact/{by_key['sora-batch-summary']['id']}", expect_text="Not stored"
-    )
+    visit(page, f"{stack.ui}/artifacts/artifact/{by_key['sora-batch-summary']['id']}", expect_text="Not stored")
+    # A loaded machine may show the summary's table before the rest of it: read it once all of it is there.
+    page.get_by_text("moderation", exact=False).first.wait_for(state="visible")
+    summary = str(page.inner_text("body"))
     assert "1 of 2" in summary and "moderation" in summary and "idempotency_key=" in summary
     screenshots.take(page, "ui-batch-summary.png")
 
