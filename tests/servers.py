@@ -53,6 +53,8 @@ def prefect_server(home: Path, **settings: str) -> Iterator[dict[str, str]]:
         PREFECT_SERVER_DATABASE_TIMEOUT="60",
         PREFECT_SERVER_DATABASE_CONNECTION_TIMEOUT="30",
         PREFECT_CLIENT_MAX_RETRIES="10",
+        # Workers, flow runs and scripts skip loading certifi's bundle per client (tests/conftest.py).
+        **{key: os.environ[key] for key in ("PREFECT_API_SSL_CERT_FILE",) if key in os.environ},
         **settings,
     )
     with (home / "server.log").open("w") as log:
