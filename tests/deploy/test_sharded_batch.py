@@ -29,6 +29,8 @@ from prefect_sora.blocks import SoraCredentials, SoraStorage
 from prefect_sora.emulator import Emulator
 
 pytestmark = pytest.mark.slow
+#: Its pool is made through the API, each of its shard runs started in one process (tests/deploy/conftest.py).
+ONE_PROCESS_RUNS = True
 
 ITEMS = 30
 RPM = 600  # the gateway's limit per key
