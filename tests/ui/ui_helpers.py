@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,3 +96,11 @@ class Screenshots:
     def take(self, page: Any, name: str, *, full_page: bool = True) -> None:
         if self.folder is not None:
             page.screenshot(path=self.folder / name, full_page=full_page)
+
+
+def wait_until(check: Callable[[], object], timeout: float = 60, every: float = 0.5) -> None:
+    """Until ``check()`` is truthy (at most ``timeout`` s: a loaded machine)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"not within {timeout} s: {check}"
+        time.sleep(every)
