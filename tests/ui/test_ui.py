@@ -48,7 +48,8 @@ def test_a_block_saved_over_plain_http_from_the_form_fails_its_run_naming_the_fi
     boxes.nth(2).fill("http://api.example.com/v1")
     page.get_by_role("button", name="Save").click()
     # The form saved it (read from the API: the UI's toast is gone in seconds, and a loaded run missed it).
-    wait_until(lambda: stack.post("/block_documents/filter", {"block_documents": {"name": {"any_": ["over-plain-http"]}}}))
+    saved = {"block_documents": {"name": {"any_": ["over-plain-http"]}}}
+    wait_until(lambda: stack.post("/block_documents/filter", saved))
     deployment = stack.deployment_id("text-to-video")
 
     run = stack.post(f"/deployments/{deployment}/create_flow_run", {"parameters": {"credentials": "over-plain-http"}})
