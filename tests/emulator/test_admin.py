@@ -127,6 +127,22 @@ def test_a_held_job_stays_in_progress_until_finished_then_ends_as_its_directives
     assert_error(api.post("/videos", json={"model": "sora-2", "prompt": "[emulator:hold] [emulator:stuck]"}), 400)
 
 
+def test_a_finished_held_job_gives_its_running_slot_back() -> None:
+    with (
+        Emulator(max_running=1, job_seconds=0.2) as emulator,
+        httpx.Client(base_url=emulator.base_url, headers=AUTH) as api,
+    ):
+        held = create(api, prompt="a fox [emulator:hold]")["id"]
+        emulator.finish(held)
+        after = create(api)["id"]
+        assert wait_status(api, after, "completed")["status"] == "completed"  # the slot was free again
+        # Behind a job that never ends, the next one waits queued, and its answers still carry a hint.
+        create(api, prompt="a fox [emulator:stuck]")
+        waiting = api.post("/videos", json={"model": "sora-2", "prompt": "a fox behind it"})
+        assert waiting.status_code == 200 and waiting.json()["status"] == "queued"
+        assert waiting.headers["openai-poll-after-ms"] == "2000"
+
+
 def test_reset_forgets_jobs_counters_faults_and_config_changes(
     sora_emulator: Emulator, api: httpx.Client, admin: httpx.Client
 ) -> None:

@@ -10,7 +10,6 @@ which keeps a thousand jobs free.
 
 from __future__ import annotations
 
-import heapq
 import math
 import random
 import time
@@ -153,30 +152,39 @@ def plan_job(config: EmulatorConfig, *, seq: int, now: float, directives: Direct
 
 
 class Slots:
-    """The `max_running` generation slots, as a heap of the times they free up."""
+    """The `max_running` generation slots: the plans holding one, each until its (current) end.
+
+    The plans themselves are kept, not their end times, because a held job's end is
+    decided later (`EmulatorState.finish`): its slot frees up when it really ends.
+    """
 
     def __init__(self) -> None:
-        self._ends: list[float] = []
+        self._holders: list[JobPlan] = []
 
     def admit(self, plan: JobPlan, limit: int | None) -> None:
         """Delay `plan` until a slot is free at its start, keeping its generation time."""
         if limit is None or plan.ends_at == plan.created_at:
             # No limit, or a job that failed at creation and never runs.
             return
-        ends = self._ends
-        while ends and ends[0] <= plan.started_at:
-            heapq.heappop(ends)
-        if len(ends) >= limit:
-            free_at = heapq.heappop(ends)
+        self._holders = [held for held in self._holders if _end(held) > plan.started_at]
+        if len(self._holders) >= limit:
+            first = min(self._holders, key=_end)
+            self._holders.remove(first)
+            free_at = _end(first)
             delay = free_at - plan.started_at
             plan.started_at = free_at
             if plan.ends_at is not None:
                 plan.ends_at += delay
-        heapq.heappush(ends, plan.ends_at if plan.ends_at is not None else math.inf)
+        self._holders.append(plan)
 
     def clear(self) -> None:
         """Forget every slot (the emulator was reset)."""
-        self._ends.clear()
+        self._holders.clear()
+
+
+def _end(plan: JobPlan) -> float:
+    """When `plan` gives its slot back: never, for a stuck job or one still held."""
+    return plan.ends_at if plan.ends_at is not None else math.inf
 
 
 @dataclass(slots=True)

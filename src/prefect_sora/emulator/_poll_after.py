@@ -41,7 +41,7 @@ def poll_after_ms(job: Job, now: float, configured: int | None) -> int | None:
     if configured is not None:
         return configured
     ends_at = job.plan.ends_at
-    if ends_at is None:  # stuck: it never ends
+    if ends_at is None or not math.isfinite(ends_at):  # stuck, held, or queued behind one: no end in view
         return MAX_HINT_MS
     remaining = math.ceil((ends_at - now) * 1000) + MARGIN_MS
     return max(MIN_HINT_MS, min(MAX_HINT_MS, remaining))

@@ -308,6 +308,10 @@ class EmulatorState:
     def finish(self, video_id: str) -> dict[str, object]:
         """End a held job now, as its other directives say; its plan afterwards.
 
+        Under ``max_running`` its generation slot is free for jobs created from now on; a job
+        created while it held the last slot keeps the plan it drew then (queued for good,
+        as behind a stuck job).
+
         Raises:
             APIError: 404 for an unknown id, 409 for a job that is not held.
         """
