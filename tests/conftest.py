@@ -7,6 +7,7 @@ for, credentials for this test's emulator, S3 on moto, the anyio backend.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,12 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
 # The clients of a loaded session server retry its 503s longer (Prefect's default is 5 tries).
 os.environ.setdefault("PREFECT_CLIENT_MAX_RETRIES", "10")
+# Some machines (this project's CI among them) set PYTHONDONTWRITEBYTECODE. Then every fresh
+# interpreter the suite starts (flow runs, workers, scripts, about 150 of them) compiles the
+# package's modules again, and every xdist worker rewrites the tests' asserts again on each
+# run. Written once, read by all: pytest_configure compiles the package before any worker starts.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.dont_write_bytecode = False
 
 
 def _one_certificate_bundle() -> str:
@@ -85,6 +92,20 @@ LONGEST_FIRST = (
     "tests/suspend/",
     "tests/reliability/",
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In the first process only (not in xdist's workers): compile the package's sources once, for every process after it."""
+    if hasattr(config, "workerinput"):
+        return
+    import compileall
+    from importlib.util import find_spec
+
+    # The editable install maps the top-level blocks/, tasks/ and flows/ into the package.
+    for name in ("prefect_sora", "prefect_sora.blocks", "prefect_sora.tasks", "prefect_sora.flows"):
+        spec = find_spec(name)
+        for folder in (spec.submodule_search_locations or []) if spec else []:
+            compileall.compile_dir(folder, quiet=2)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
