@@ -95,7 +95,7 @@ LONGEST_FIRST = (
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """In the first process only (not in xdist's workers): compile the package's sources once, for every process after it."""
+    """In the first process only (not in an xdist worker): compile the package once, for every process after it."""
     if hasattr(config, "workerinput"):
         return
     import compileall
