@@ -13,14 +13,31 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
 BIN = Path(sys.executable).parent
+
+T = TypeVar("T")
+
+
+def wait_for(check: Callable[[], T | None], timeout: float, what: str = "", *, every: float = 0.5) -> T:
+    """``check()``'s first truthy value, tried every ``every`` s; fails naming ``what`` after ``timeout`` s.
+
+    The one wait of the suite. Its bounds are generous (a loaded machine is slow,
+    never wrong); what a test must count exactly, it counts after the wait.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"{what or check}: not within {timeout} s (last {value!r})"
+        time.sleep(every)
 
 
 def free_port() -> int:
@@ -165,6 +182,27 @@ def create_process_pool(api_url: str, name: str) -> None:
         if exc.response.status_code != 409:
             raise
         prefect_api("PATCH", f"{api_url}/work_pools/{name}", {"base_job_template": template})
+
+
+#: The state types a flow run does not leave.
+FINAL = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
+
+
+def final_flow_run(
+    api_url: str, flow_run_id: str, timeout: float, *, meanwhile: Callable[[], None] | None = None
+) -> dict[str, Any]:
+    """The flow run once it is in a final state (a worker took it there); ``meanwhile()`` runs each round.
+
+    ``meanwhile`` is where a test asserts what must hold while it waits (its workers alive, ...).
+    """
+
+    def final() -> dict[str, Any] | None:
+        if meanwhile is not None:
+            meanwhile()
+        run: dict[str, Any] = prefect_api("GET", f"{api_url}/flow_runs/{flow_run_id}").json()
+        return run if (run.get("state") or {}).get("type") in FINAL else None
+
+    return wait_for(final, timeout, f"flow run {flow_run_id} in a final state")
 
 
 def run_deployment_now(api_url: str, name: str, parameters: dict[str, Any] | None = None) -> str:

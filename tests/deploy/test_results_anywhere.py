@@ -16,7 +16,6 @@ from __future__ import annotations
 import copy
 import re
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +26,7 @@ import pytest
 import yaml
 from deploy_helpers import BIN, REPOSITORY, Server, prefect
 from prefect.settings import PREFECT_API_URL, temporary_settings
-from servers import create_process_pool, run_deployment_now, stop_workers
+from servers import create_process_pool, final_flow_run, run_deployment_now, stop_workers
 
 from prefect_sora.blocks import SoraCredentials, SoraStorage
 from prefect_sora.emulator import Emulator
@@ -152,15 +151,15 @@ def machines(
 def run_to_the_end(server: Server, deployment: str, machines: dict[str, Any]) -> dict[str, Any]:
     """Start a run of ``deployment`` and wait until it is final; return it."""
     run_id = run_deployment_now(server.api_url, deployment)
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        run: dict[str, Any] = server.get(f"/flow_runs/{run_id}")
-        if run["state"]["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
-            return run
+
+    def workers_alive() -> None:
         for name in ("a", "b"):
             assert machines[name]["process"].poll() is None, machines[name]["log"].read_text()[-3000:]
-        time.sleep(0.5)
-    raise AssertionError(f"{deployment} did not end: {machines['a']['log'].read_text()[-3000:]}")
+
+    try:
+        return final_flow_run(server.api_url, run_id, 240, meanwhile=workers_alive)
+    except AssertionError as never:
+        raise AssertionError(f"{never}: {machines['a']['log'].read_text()[-3000:]}") from None
 
 
 def children_of(server: Server, parent: dict[str, Any]) -> list[dict[str, Any]]:

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import io
-import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 from PIL import Image
+from servers import wait_for
 
 from prefect_sora.emulator._jobs import Clock
 
 AUTH = {"Authorization": "Bearer sk-test"}
-
-T = TypeVar("T")
 
 
 class ManualClock(Clock):
@@ -28,18 +25,6 @@ class ManualClock(Clock):
 
     def advance(self, seconds: float) -> None:
         self.moment += seconds
-
-
-def wait_until(probe: Callable[[], T | None], *, timeout: float = 5.0, interval: float = 0.01) -> T:
-    """Call `probe` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s (last value {value!r})")
-        time.sleep(interval)
 
 
 def create(api: httpx.Client, **fields: Any) -> dict[str, Any]:
@@ -57,7 +42,7 @@ def wait_status(api: httpx.Client, video_id: str, *statuses: str, timeout: float
         video = api.get(f"/videos/{video_id}").json()
         return dict(video) if video["status"] in statuses else None
 
-    return wait_until(probe, timeout=timeout)
+    return wait_for(probe, timeout, f"{video_id} {'/'.join(statuses)}", every=0.01)
 
 
 def assert_error(

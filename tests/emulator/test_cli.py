@@ -13,8 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from emulator_helpers import AUTH, wait_until
-from servers import free_port
+from emulator_helpers import AUTH
+from servers import free_port, wait_for
 
 BIN = Path(sys.executable).parent
 
@@ -59,7 +59,7 @@ def round_trip(base_url: str, *, headers: dict[str, str]) -> float:
         def completed() -> bool:
             return bool(api.get(f"/videos/{video['id']}").json()["status"] == "completed")
 
-        wait_until(completed, timeout=10, interval=0.05)
+        wait_for(completed, 10, "the job completed", every=0.05)
         return float(plan["completed_at"] - plan["created_at"])
 
 

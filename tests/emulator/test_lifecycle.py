@@ -7,7 +7,8 @@ from typing import Any
 
 import httpx
 import pytest
-from emulator_helpers import AUTH, create, wait_status, wait_until
+from emulator_helpers import AUTH, create, wait_status
+from servers import wait_for
 
 from prefect_sora.emulator import Emulator, EmulatorConfig
 from prefect_sora.emulator._jobs import progress_at
@@ -49,7 +50,7 @@ def test_a_job_is_queued_then_in_progress_with_rising_progress_then_completed() 
             seen.append((current["status"], current["progress"]))
             return bool(current["status"] == "completed")
 
-        wait_until(done, timeout=5, interval=0.02)
+        wait_for(done, 5, "the job completed", every=0.02)
         statuses = [status for status, _ in seen]
         assert statuses.index("in_progress") < statuses.index("completed")
         progress = [value for status, value in seen if status == "in_progress"]

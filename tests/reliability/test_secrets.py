@@ -13,14 +13,12 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 import uuid
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
-from servers import create_process_pool, run_deployment_now, stop_workers
+from servers import create_process_pool, final_flow_run, run_deployment_now, stop_workers
 
 pytestmark = pytest.mark.slow
 
@@ -78,17 +76,14 @@ def run_worker_until_done(prefect: str, flow_run_id: str, env: dict[str, str], c
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    url = f"{env['PREFECT_API_URL']}/flow_runs/{flow_run_id}"
-    state = None
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        state = httpx.get(url, timeout=5).json().get("state", {}).get("type")
-        if state in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
-            break
-        time.sleep(0.5)
-    stop_workers(worker)  # everything it printed is in its log by now
+    try:
+        run = final_flow_run(env["PREFECT_API_URL"], flow_run_id, 120)
+    except AssertionError as never:
+        raise AssertionError(f"{never}\n{log.read_text()[-3000:]}") from None
+    finally:
+        stop_workers(worker)  # everything it printed is in its log by now
     output = log.read_text()
-    assert state == "COMPLETED", output[-3000:]
+    assert run["state"]["type"] == "COMPLETED", output[-3000:]
     return output
 
 

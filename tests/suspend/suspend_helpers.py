@@ -6,20 +6,17 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
-from servers import prefect_api, run_deployment_now
+from servers import final_flow_run, prefect_api, run_deployment_now, wait_for
 
 from prefect_sora.emulator import Emulator
 
 REPOSITORY = Path(__file__).parents[2]
 BIN = Path(sys.executable).parent
-T = TypeVar("T")
 #: The saved SoraCredentials block every suspend test's runs name.
 BLOCK = "sora-suspend"
 SUSPENDED = ("PAUSED", "Suspended")
@@ -50,16 +47,6 @@ def prefect(*args: str, env: dict[str, str], cwd: Path) -> str:
     done = subprocess.run([str(BIN / "prefect"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, f"prefect {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout
-
-
-def wait_for(check: Callable[[], T], seconds: float, message: str, every: float = 0.5) -> T:
-    """``check()``'s first truthy value within ``seconds`` (generous: the machine is loaded)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        if value := check():
-            return value
-        assert time.monotonic() < deadline, message
-        time.sleep(every)
 
 
 def flow_run_pids(run_id: str) -> list[int]:
@@ -104,9 +91,7 @@ def suspended_without_process(deployed: Deployed, run_id: str, seconds: float = 
 
 
 def ends(deployed: Deployed, run_id: str, seconds: float = 180) -> dict[str, Any]:
-    final = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
-    wait_for(lambda: deployed.state(run_id)[0] in final, seconds, f"run {run_id} never ended: {deployed.state(run_id)}")
-    return deployed.run(run_id)
+    return final_flow_run(deployed.env["PREFECT_API_URL"], run_id, seconds)
 
 
 def finish_held(emulator: Emulator, marker: str, count: int) -> list[str]:

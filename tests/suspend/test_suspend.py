@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 from prefect.exceptions import NotPausedError
 from prefect.flow_runs import aresume_flow_run
-from suspend_helpers import Deployed, ends, finish_held, flow_run_pids, run_video, suspended_without_process, wait_for
+from servers import wait_for
+from suspend_helpers import Deployed, ends, finish_held, flow_run_pids, run_video, suspended_without_process
 
 from prefect_sora._errors import InvalidParameter
 from prefect_sora.blocks import SoraCredentials

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from servers import prefect_api
+from servers import prefect_api, wait_for
 from suspend_helpers import (
     BLOCK,
     SUSPENDED,
@@ -27,7 +27,6 @@ from suspend_helpers import (
     run_video,
     start_watcher,
     suspended_without_process,
-    wait_for,
 )
 
 from prefect_sora.blocks import SoraCredentials

@@ -14,7 +14,8 @@ import time
 from typing import Any
 
 import pytest
-from ui_helpers import API_KEY, Screenshots, Stack, visit, wait_until
+from servers import wait_for
+from ui_helpers import API_KEY, Screenshots, Stack, visit
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -49,7 +50,7 @@ def test_a_block_saved_over_plain_http_from_the_form_fails_its_run_naming_the_fi
     page.get_by_role("button", name="Save").click()
     # The form saved it (read from the API: the UI's toast is gone in seconds, and a loaded run missed it).
     saved = {"block_documents": {"name": {"any_": ["over-plain-http"]}}}
-    wait_until(lambda: stack.post("/block_documents/filter", saved))
+    wait_for(lambda: stack.post("/block_documents/filter", saved), 60, "the saved block")
     deployment = stack.deployment_id("text-to-video")
 
     run = stack.post(f"/deployments/{deployment}/create_flow_run", {"parameters": {"credentials": "over-plain-http"}})

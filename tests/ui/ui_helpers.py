@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from servers import prefect_api
+from servers import final_flow_run, prefect_api
 
 REPOSITORY = Path(__file__).parents[2]
 BIN = Path(sys.executable).parent
@@ -46,13 +44,7 @@ class Stack:
 
     def wait_final(self, flow_run_id: str, timeout: float = 90) -> dict[str, Any]:
         """The flow run once the worker has taken it to a final state."""
-        deadline = time.monotonic() + timeout
-        while True:
-            run: dict[str, Any] = self.get(f"/flow_runs/{flow_run_id}")
-            if run["state"]["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
-                return run
-            assert time.monotonic() < deadline, f"flow run still {run['state']['type']} after {timeout}s"
-            time.sleep(0.5)
+        return final_flow_run(self.api_url, flow_run_id, timeout)
 
     def task_runs(self, flow_run_id: str) -> dict[str, dict[str, Any]]:
         runs = self.post("/task_runs/filter", {"flow_runs": {"id": {"any_": [flow_run_id]}}})
@@ -96,11 +88,3 @@ class Screenshots:
     def take(self, page: Any, name: str, *, full_page: bool = True) -> None:
         if self.folder is not None:
             page.screenshot(path=self.folder / name, full_page=full_page)
-
-
-def wait_until(check: Callable[[], object], timeout: float = 60, every: float = 0.5) -> None:
-    """Until ``check()`` is truthy (at most ``timeout`` s: a loaded machine)."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"not within {timeout} s: {check}"
-        time.sleep(every)
