@@ -205,6 +205,38 @@ def final_flow_run(
     return wait_for(final, timeout, f"flow run {flow_run_id} in a final state")
 
 
+def deploy(api_url: str, project: Path, *args: str) -> str:
+    """``prefect --no-prompt deploy ARGS`` in ``project`` against ``api_url``, inside this process; its output.
+
+    Prefect's own in-process CLI runner (``prefect.testing.cli``, what Prefect's suite
+    uses) runs the same command as the ``prefect`` executable would, without the 2-3
+    CPU-seconds of a fresh interpreter importing Prefect, at the busiest moment of a
+    run (every end-to-end module deploys while the others start). The README's
+    commands still run as commands in tests/deploy/test_deployments.py and
+    tests/reliability/test_secrets.py. Where the runner is missing (an older
+    Prefect), the command runs as a process.
+    """
+    try:
+        from prefect.testing.cli import CycloptsCliRunner
+    except ImportError:
+        env = {**os.environ, "PREFECT_API_URL": api_url}
+        command = [str(BIN / "prefect"), "--no-prompt", "deploy", *args]
+        done = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=180)
+        assert done.returncode == 0, f"prefect deploy failed:\n{done.stdout}\n{done.stderr}"
+        return done.stdout
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    here = Path.cwd()
+    os.chdir(project)  # prefect.yaml, and where its pull step says the code is
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: api_url}):
+            result = CycloptsCliRunner().invoke(["--no-prompt", "deploy", *args])
+    finally:
+        os.chdir(here)
+    assert result.exit_code == 0, f"prefect deploy failed:\n{result.output[-3000:]}\n{result.exception!r}"
+    return result.output
+
+
 def run_deployment_now(api_url: str, name: str, parameters: dict[str, Any] | None = None) -> str:
     """What ``prefect deployment run FLOW/DEPLOYMENT --params ...`` does: a run scheduled now; its id."""
     deployment = prefect_api("GET", f"{api_url}/deployments/name/{name}").json()

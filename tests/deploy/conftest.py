@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from deploy_helpers import REPOSITORY, Project, Server, prefect
-from servers import create_process_pool, drop_publish_trigger
+from servers import create_process_pool, deploy, drop_publish_trigger
 
 
 @pytest.fixture(autouse=True)
@@ -27,8 +27,9 @@ def project(prefect_api: Server, request: pytest.FixtureRequest, tmp_path_factor
 
     The pool is this module's own (``sora-pool`` renamed), so that no worker of another
     module's, on the shared server, ever picks up one of its runs. A module that sets
-    ``ONE_PROCESS_RUNS = True`` gets its pool through the API, its flow runs started in
-    one process each; the others get the README's command and Prefect's defaults.
+    ``ONE_PROCESS_RUNS = True`` gets its pool through the API, its deployments from the
+    same command run inside this process, and its flow runs started in one process
+    each; the others get the README's commands and Prefect's defaults.
     """
     pool = f"sora-pool-{request.module.__name__.rsplit('.', 1)[-1].replace('_', '-')}"
     path = tmp_path_factory.mktemp("project")
@@ -37,8 +38,9 @@ def project(prefect_api: Server, request: pytest.FixtureRequest, tmp_path_factor
     (path / "prefect.yaml").write_text(spec.replace("name: sora-pool\n", f"name: {pool}\n"))
     if getattr(request.module, "ONE_PROCESS_RUNS", False):
         create_process_pool(prefect_api.api_url, pool)  # flow runs in one process each (tests/servers.py)
+        deploy(prefect_api.api_url, path, "--all")  # the same command, in this process
     else:
         prefect("work-pool", "create", pool, "--type", "process", "--overwrite", server=prefect_api, cwd=path)
-    prefect("--no-prompt", "deploy", "--all", server=prefect_api, cwd=path, timeout=120)
+        prefect("--no-prompt", "deploy", "--all", server=prefect_api, cwd=path, timeout=120)
     drop_publish_trigger(prefect_api.api_url)
     return Project(server=prefect_api, path=path, pool=pool)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from servers import create_process_pool, prefect_api
+from servers import create_process_pool, deploy, prefect_api
 
 from prefect_sora.blocks import SoraCredentials
 from prefect_sora.emulator import Emulator
@@ -50,7 +50,7 @@ def publish_deployment(
     spec = (REPOSITORY / "prefect.yaml").read_text()
     (path / "prefect.yaml").write_text(spec.replace("name: sora-pool\n", f"name: {POOL}\n"))
     create_process_pool(env["PREFECT_API_URL"], POOL)
-    prefect("--no-prompt", "deploy", "--name", "publish-video", env=env, cwd=path)
+    deploy(env["PREFECT_API_URL"], path, "--name", "publish-video")
     deployment = api(env, "GET", "/deployments/name/sora-publish-video/publish-video")
     yield deployment["id"]
     api(env, "DELETE", f"/automations/owned-by/prefect.deployment.{deployment['id']}")

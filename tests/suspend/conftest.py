@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from prefect.settings import PREFECT_API_URL, temporary_settings
-from servers import create_process_pool, stop_workers
-from suspend_helpers import BIN, BLOCK, REPOSITORY, Deployed, prefect, start_watcher, stop_watchers
+from servers import create_process_pool, deploy, stop_workers
+from suspend_helpers import BIN, BLOCK, REPOSITORY, Deployed, start_watcher, stop_watchers
 
 from prefect_sora.blocks import SoraCredentials
 from prefect_sora.emulator import Emulator
@@ -41,7 +41,7 @@ def deployed(
     (project / "prefect.yaml").write_text(spec.replace("name: sora-pool\n", f"name: {POOL}\n"))
     create_process_pool(env["PREFECT_API_URL"], POOL)
     names = ("text-to-video", "nightly-batch", "sora-watcher")
-    prefect("--no-prompt", "deploy", *(arg for name in names for arg in ("--name", name)), env=env, cwd=project)
+    deploy(env["PREFECT_API_URL"], project, *(arg for name in names for arg in ("--name", name)))
     with temporary_settings(updates={PREFECT_API_URL: env["PREFECT_API_URL"]}):
         SoraCredentials(api_key="sk-suspend", base_url=emulator.base_url).save(BLOCK, overwrite=True)
     folder = tmp_path_factory.mktemp("suspend-worker")

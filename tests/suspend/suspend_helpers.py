@@ -42,13 +42,6 @@ class Deployed:
         return state["type"], state["name"]
 
 
-def prefect(*args: str, env: dict[str, str], cwd: Path) -> str:
-    """Run the ``prefect`` command; fail the test with its output if it fails."""
-    done = subprocess.run([str(BIN / "prefect"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=180)
-    assert done.returncode == 0, f"prefect {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
-    return done.stdout
-
-
 def flow_run_pids(run_id: str) -> list[int]:
     """The live processes a worker started for the flow run (its environment names the run)."""
     found = []

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 from prefect.settings import PREFECT_API_URL, temporary_settings
-from servers import create_process_pool, drop_publish_trigger, stop_workers
-from ui_helpers import API_KEY, BIN, REPOSITORY, Screenshots, Stack, prefect
+from servers import create_process_pool, deploy, drop_publish_trigger, stop_workers
+from ui_helpers import API_KEY, BIN, REPOSITORY, Screenshots, Stack
 
 from prefect_sora.blocks import SoraCredentials, SoraStorage
 from prefect_sora.emulator import Emulator
@@ -109,7 +109,7 @@ def stack(
             for block in (SoraCredentials, SoraStorage):
                 block.register_type_and_schema()
         create_process_pool(stack.api_url, POOL)
-        prefect("--no-prompt", "deploy", "--all", stack=stack, timeout=120)
+        deploy(stack.api_url, project, "--all")
         drop_publish_trigger(stack.api_url)
         with temporary_settings(updates={PREFECT_API_URL: stack.api_url}):
             SoraCredentials(api_key=API_KEY, base_url=emulator.base_url).save("sora", overwrite=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import uuid
 from dataclasses import dataclass
@@ -49,20 +48,6 @@ class Stack:
     def task_runs(self, flow_run_id: str) -> dict[str, dict[str, Any]]:
         runs = self.post("/task_runs/filter", {"flow_runs": {"id": {"any_": [flow_run_id]}}})
         return {run["name"]: run for run in runs}
-
-
-def prefect(*args: str, stack: Stack, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """Run the ``prefect`` command against the stack's server, in its project folder."""
-    done = subprocess.run(
-        [str(BIN / "prefect"), *args],
-        cwd=stack.worker_dir,
-        env=stack.env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    assert done.returncode == 0, f"prefect {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
-    return done
 
 
 def visit(page: Any, url: str, *, expect_text: str) -> str:
