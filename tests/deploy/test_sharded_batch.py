@@ -16,6 +16,8 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,7 +38,6 @@ ONE_PROCESS_RUNS = True
 ITEMS = 30
 RPM = 600  # the gateway's limit per key
 LIMIT, DECAY = 20, 9.0  # the shared Prefect limit: LIMIT + 61 * DECAY = 569 requests at most in any minute
-KEY = "nightly-sharded-1"
 # A lease not renewed for this long is taken for dead. Beats come every sixth of it, so
 # a live shard is restarted only if its process gets no turn for half a minute: long
 # enough for a loaded CI machine, short enough for the killed shard's restart to come soon.
@@ -65,7 +66,10 @@ print(result.model_dump_json())
 """
 
 
-@pytest.fixture(scope="module")
+# The gateway, the workers and the batch's key and folder are new for each attempt: a
+# rerun (CI reruns a failed test) starts from nothing, not from the first attempt's
+# journal, creates and killed worker.
+@pytest.fixture
 def gateway() -> Iterator[Emulator]:
     with Emulator(rpm=RPM, max_running_jobs=18, job_seconds_range=(3.0, 6.0), seed=3) as running:
         yield running
@@ -73,11 +77,11 @@ def gateway() -> Iterator[Emulator]:
 
 @pytest.fixture(scope="module")
 def s3(s3_endpoint: str) -> dict[str, Any]:
-    """Storage options for the session's moto S3 (the bucket ``videos``); this test writes under ``sharded/``."""
+    """Storage options for the session's moto S3 (the bucket ``videos``); this test writes under ``sharded-*/``."""
     return {"key": "x", "secret": "y", "client_kwargs": {"endpoint_url": s3_endpoint, "region_name": "us-east-1"}}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def workers(
     project: Project, gateway: Emulator, s3: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[list[Any]]:
@@ -120,8 +124,8 @@ def workers(
     stop_workers(*started)
 
 
-def parent(server: Server, s3: dict[str, Any], out: str) -> subprocess.Popen[str]:
-    options = {"items": ITEMS, "out": out, "key": KEY, "storage": STORAGE_BLOCK, "stale": STALE}
+def parent(server: Server, out: str, key: str) -> subprocess.Popen[str]:
+    options = {"items": ITEMS, "out": out, "key": key, "storage": STORAGE_BLOCK, "stale": STALE}
     return subprocess.Popen(
         [sys.executable, "-c", PARENT, json.dumps(options)],
         env=server.env,
@@ -187,8 +191,9 @@ def test_a_sharded_batch_survives_a_killed_worker_stays_under_the_limit_and_resu
 ) -> None:
     server = project.server
     before = frozenset(run["id"] for run in shard_runs(server))
-    out = "s3://videos/sharded/"
-    first = parent(server, s3, out)
+    attempt = uuid.uuid4().hex[:8]
+    out, key, folder = f"s3://videos/sharded-{attempt}/", f"nightly-sharded-{attempt}", f"videos/sharded-{attempt}/"
+    first = parent(server, out, key)
     # Mid-run: a third of the videos created, every shard busy.
     deadline = time.monotonic() + 180
     while gateway.stats()["creates"] < ITEMS // 3:
@@ -210,7 +215,7 @@ def test_a_sharded_batch_survives_a_killed_worker_stays_under_the_limit_and_resu
         [(r["name"], r["state_name"], (r.get("state") or {}).get("message")) for r in shard_runs(server, before)],
     )
     # Every video once, nothing half-written left beside them.
-    objects = stored_objects(s3, "videos/sharded/")
+    objects = stored_objects(s3, folder)
     assert len(objects) == ITEMS and all(path.endswith(".mp4") for path in objects)
     assert {item["url"].rsplit("/", 1)[1] for item in result["items"]} == {p.rsplit("/", 1)[1] for p in objects}
     # One create per item, though a worker died with creates in flight.
@@ -218,9 +223,11 @@ def test_a_sharded_batch_survives_a_killed_worker_stays_under_the_limit_and_resu
     # Two workers and four shard runs on one key never went over the gateway's limit.
     assert max(stats["peak_requests_per_minute"].values()) <= RPM
     assert stats["rate_limited"]["rpm"] == 0
-    # The killed shard was taken for dead and started again on a surviving worker: four
+    # The killed shard was taken for dead and started again on the surviving worker: four
     # runs at least. A live shard starved of CPU past STALE may be restarted too (what
-    # the lease is for; the money above holds either way), so the count is bounded, not exact.
+    # the lease is for; the money above holds either way): on a 2-core machine with a hog
+    # taking 0.74 of a core, 8 runs were seen. So the count is bounded, not exact: at most
+    # 4 runs a shard, and each shard's last run completed.
     runs = {run["id"]: run for run in shard_runs(server, before)}
     # Shard runs are told the storage block's name, never its secret.
     assert {run["parameters"]["storage"] for run in runs.values()} == {STORAGE_BLOCK}
@@ -229,13 +236,14 @@ def test_a_sharded_batch_survives_a_killed_worker_stays_under_the_limit_and_resu
     assert {run["parameters"]["link_expiry_seconds"] for run in runs.values()} == {3600}
     described = [(r["name"], r["state_name"], (r.get("state") or {}).get("message")) for r in runs.values()]
     assert runs[killed["id"]]["state_type"] == "CRASHED"
-    assert 4 <= len(runs) <= 7, described
+    runs_a_shard = Counter(run["name"] for run in runs.values())
+    assert len(runs) >= 4 and max(runs_a_shard.values()) <= 4, described
     assert {run["name"] for run in runs.values() if run["state_type"] == "COMPLETED"} == {
         f"shard-{number}-of-3" for number in range(3)
     }, described
 
     # The parent rerun with the same key pays for nothing and stores nothing again.
-    second = parent(server, s3, out)
+    second = parent(server, out, key)
     stdout, stderr = second.communicate(timeout=300)
     assert second.returncode == 0, stderr[-3000:]
     rerun = json.loads(stdout.strip().splitlines()[-1])
@@ -243,5 +251,5 @@ def test_a_sharded_batch_survives_a_killed_worker_stays_under_the_limit_and_resu
     assert rerun["stored"] == ITEMS
     assert all(item["resumed"] for item in rerun["items"])
     assert gateway.stats()["creates"] == ITEMS
-    assert len(stored_objects(s3, "videos/sharded/")) == ITEMS
+    assert len(stored_objects(s3, folder)) == ITEMS
     assert max(gateway.stats()["peak_requests_per_minute"].values()) <= RPM
