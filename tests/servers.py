@@ -227,7 +227,7 @@ def deploy(api_url: str, project: Path, *args: str) -> str:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     here = Path.cwd()
-    os.chdir(project)  # prefect.yaml, and where its pull step says the code is
+    os.chdir(project)  # the command reads prefect.yaml from the working directory
     try:
         with temporary_settings(updates={PREFECT_API_URL: api_url}):
             result = CycloptsCliRunner().invoke(["--no-prompt", "deploy", *args])
