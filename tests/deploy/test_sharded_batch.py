@@ -103,7 +103,7 @@ def workers(
     limit = {"name": "sora-key", "limit": LIMIT, "slot_decay_per_second": DECAY, "active": True}
     try:
         prefect_api("POST", f"{server.api_url}/v2/concurrency_limits/", limit)
-    except httpx.HTTPStatusError as exc:  # a rerun of this module on the same server
+    except httpx.HTTPStatusError as exc:  # a rerun of this test on the same server
         if exc.response.status_code != 409:
             raise
         prefect_api("PATCH", f"{server.api_url}/v2/concurrency_limits/sora-key", limit)
