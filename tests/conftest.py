@@ -6,6 +6,7 @@ for, credentials for this test's emulator, S3 on moto, the anyio backend.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Iterator
@@ -94,8 +95,23 @@ LONGEST_FIRST = (
 )
 
 
+#: The key under which xdist's controller hands its workers the run's one Prefect server.
+SHARED_SERVER = "prefect_sora_server"
+#: Workers started with the server's environment look for runs every second instead of every ten.
+SERVER_SETTINGS = {"PREFECT_WORKER_QUERY_SECONDS": "1"}
+#: The controller's server: its process and its clients' environment.
+_server = pytest.StashKey[Any]()
+
+
+@pytest.hookimpl(trylast=True)  # after pytest's own, which makes the temporary folders
 def pytest_configure(config: pytest.Config) -> None:
-    """In the first process only (not in an xdist worker): compile the package once, for every process after it."""
+    """In the first process only (not in an xdist worker): compile the package, and start the run's Prefect server.
+
+    Under xdist (``-n``) the server is started here, once, and every worker uses it:
+    a server per worker cost each one 8-15 CPU-seconds to start and 1.5 a minute to
+    keep, on 2 cores shared with the tests. It starts while the workers do, and
+    the first test that needs it waits for its health check.
+    """
     if hasattr(config, "workerinput"):
         return
     import compileall
@@ -106,6 +122,26 @@ def pytest_configure(config: pytest.Config) -> None:
         spec = find_spec(name)
         for folder in (spec.submodule_search_locations or []) if spec else []:
             compileall.compile_dir(folder, quiet=2)
+    # xdist's own test for "workers will run" (xdist/plugin.py: _is_distribution_mode).
+    if config.getoption("dist", "no") != "no" and config.getoption("tx", None) and not config.option.collectonly:
+        from servers import start_prefect_server
+
+        home = config._tmp_path_factory.mktemp("prefect-home")  # type: ignore[attr-defined]
+        config.stash[_server] = start_prefect_server(home, **SERVER_SETTINGS)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist's hook, in the controller: each worker is told the server's environment."""
+    if _server in node.config.stash:
+        node.workerinput[SHARED_SERVER] = json.dumps(node.config.stash[_server][1])
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _server in config.stash:
+        from servers import stop_prefect_server
+
+        stop_prefect_server(config.stash[_server][0])
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -129,19 +165,52 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session")
-def prefect_server_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """The session's one real Prefect server: a ``prefect server start`` in its own process and PREFECT_HOME.
+def prefect_server_process(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
+    """The run's one real Prefect server: a ``prefect server start`` in its own process and PREFECT_HOME.
 
     Yields the environment a child process (a flow script, a worker, the ``prefect``
     command) needs to talk to it; its SQLite database is ``$PREFECT_HOME/prefect.db``.
-    Every test that needs a server shares this one (~10 s to start, once): tests
-    that need isolation make their own names (work pools, blocks, deployments).
+    Every test that needs a server shares this one, in every xdist worker: the
+    controller started it (``pytest_configure``); without xdist it starts here, on
+    first use. Tests make their own names (tests/servers.py:Names for prefect.yaml's).
     """
-    from servers import prefect_server
+    from servers import prefect_server, wait_healthy
 
-    # Workers started with this environment look for runs every second instead of every ten.
-    with prefect_server(tmp_path_factory.mktemp("prefect-home"), PREFECT_WORKER_QUERY_SECONDS="1") as env:
+    shared = getattr(request.config, "workerinput", {}).get(SHARED_SERVER)
+    if shared is not None:
+        env = json.loads(shared)
+        wait_healthy(env)
+        _register_blocks(env["PREFECT_API_URL"])
         yield env
+        return
+    with prefect_server(tmp_path_factory.mktemp("prefect-home"), **SERVER_SETTINGS) as env:
+        _register_blocks(env["PREFECT_API_URL"])
+        yield env
+
+
+def _register_blocks(api_url: str) -> None:
+    """Register the package's block types once, before any test saves one.
+
+    ``Block.save`` registers its type first when the server lacks it, by reading then
+    creating: two xdist workers saving their first block at once would both create,
+    and one would fail with 409. Here a worker that loses that race reads the winner's.
+    """
+    from prefect.exceptions import ObjectAlreadyExists
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from prefect_sora.blocks import SoraCredentials, SoraStorage
+
+    with temporary_settings(updates={PREFECT_API_URL: api_url}):
+        for block in (SoraCredentials, SoraStorage):
+            for attempt in range(3):
+                try:
+                    block.register_type_and_schema()
+                    break
+                except ObjectAlreadyExists:
+                    if attempt == 2:
+                        raise
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from typing import Any
 import pytest
 from prefect import get_client
 from prefect.blocks.core import Block
-from prefect.exceptions import ObjectNotFound
+from prefect.client.schemas.actions import BlockTypeUpdate
 from prefect.settings import PREFECT_API_URL
 from prefect.testing.standard_test_suites import BlockStandardTestSuite
 from prefect.utilities.dispatch import lookup_type
@@ -43,11 +42,13 @@ def test_the_prefect_collections_entry_point_names_the_blocks_module() -> None:
 
 
 def test_prefect_block_register_registers_the_block_type_on_the_server() -> None:
+    # The session registered the type already, and every xdist worker's blocks are of it on
+    # the one shared server: deleting it would delete them all. So the server's copy is made
+    # stale instead (its description, which no other test reads), and the command must
+    # write it back.
     with get_client(sync_client=True) as client:
-        # Start from an unregistered type (earlier saves register it on the fly).
-        with contextlib.suppress(ObjectNotFound):
-            client.delete_block_type(client.read_block_type_by_slug("sora-credentials").id)
-        before = {block_type.slug for block_type in client.read_block_types()}
+        stale = client.read_block_type_by_slug("sora-credentials")
+        client.update_block_type(stale.id, BlockTypeUpdate(description="stale: written before the command ran"))
     prefect = Path(sys.executable).with_name("prefect")
     env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
 
@@ -60,11 +61,11 @@ def test_prefect_block_register_registers_the_block_type_on_the_server() -> None
     )
 
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "Sora Credentials" in done.stdout, done.stdout  # the command's table of what it registered
     with get_client(sync_client=True) as client:
-        after = {block_type.slug for block_type in client.read_block_types()}
         block_type = client.read_block_type_by_slug("sora-credentials")
-    assert "sora-credentials" not in before
-    assert "sora-credentials" in after
+    assert block_type.id == stale.id
+    assert block_type.description == SoraCredentials.get_description()
     assert block_type.name == "Sora Credentials"
     assert block_type.code_example and 'SoraCredentials.load("BLOCK_NAME")' in block_type.code_example
     assert "&" not in block_type.code_example, "the server HTML-escapes the example and the UI shows the entities"

@@ -23,17 +23,20 @@ def probe(path: Path) -> tuple[int, int, float]:
         return frame.width, frame.height, container.duration / av.time_base
 
 
-def last_flow_run_state(flow_name: str) -> str:
-    """The type of the newest run of ``flow_name`` on the Prefect server, as the UI shows it."""
+RESUME_KEY = re.compile(r"resume key (\S+)")
+
+
+def batch_run_state(resume_key: str) -> str:
+    """The type of the state of the batch's flow run on the Prefect server, as the UI shows it.
+
+    Without ``--idempotency-key`` a batch's resume key is its flow run's id: that is
+    how its run is found among the runs other xdist workers make on the same server.
+    """
     from prefect import get_client
-    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
-    from prefect.client.schemas.sorting import FlowRunSort
 
     with get_client(sync_client=True) as client:
-        (run,) = client.read_flow_runs(
-            flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
-            sort=FlowRunSort.EXPECTED_START_TIME_DESC,
-            limit=1,
-        )
-    assert run.state is not None
+        run = client.read_flow_run(resume_key)
+    assert run.flow_id is not None and run.state is not None
+    with get_client(sync_client=True) as client:
+        assert client.read_flow(run.flow_id).name == "sora-batch-text-to-video"
     return run.state.type.value

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cli_helpers import last_flow_run_state, probe
+from cli_helpers import RESUME_KEY, batch_run_state, probe
 from typer.testing import Result
 
 from prefect_sora.emulator import Emulator
@@ -28,7 +28,9 @@ def test_a_json_lines_batch_on_the_emulator_stores_every_video(run: Run, tmp_pat
     assert "2 of 2 stored; cost $0.80 (estimated $0.80)" in result.stdout
     shapes = sorted(probe(path) for path in (tmp_path / "clips").glob("video_*.mp4"))
     assert shapes == [(720, 1280, 4.0), (1280, 720, 4.0)]
-    assert last_flow_run_state("sora-batch-text-to-video") == "COMPLETED"
+    key = RESUME_KEY.search(result.stdout)
+    assert key is not None, result.stdout
+    assert batch_run_state(key[1]) == "COMPLETED"
 
 
 def test_a_csv_batch_with_a_failed_item_stores_the_others_and_exits_4(run: Run, tmp_path: Path) -> None:
@@ -50,7 +52,7 @@ def test_a_csv_batch_with_a_failed_item_stores_the_others_and_exits_4(run: Run, 
     assert batch["actual_usd"] == "1.60"  # 0.40 + 1.20; the failed job costs nothing
     assert len(list((tmp_path / "clips").glob("video_*.mp4"))) == 2
     # The exit code and the Prefect UI agree: the batch's flow run is Failed, not green.
-    assert last_flow_run_state("sora-batch-text-to-video") == "FAILED"
+    assert batch_run_state(batch["idempotency_key"]) == "FAILED"
 
 
 @pytest.mark.parametrize(

@@ -231,13 +231,20 @@ async def test_creates_go_first_then_polls_by_when_the_schedule_wanted_them() ->
 
 
 async def test_a_cancelled_wait_leaves_the_queue_moving() -> None:
-    pacer = Pacer("test")
+    # The clock stands still while the wait is made and cancelled, so that it surely waits
+    # (a real clock gave it a token that came back meanwhile, in a loaded run).
+    frozen: list[float | None] = [None]
+    pacer = Pacer("test", clock=lambda: frozen[0] if frozen[0] is not None else time.monotonic())
     pacer.configure(requests_per_minute=6000)
     for _ in range(100):
         await pacer.acquire()
+    frozen[0] = time.monotonic()
+    while pacer.bucket.wait(frozen[0]) <= 0:
+        await pacer.acquire()  # a token that came back before the clock stopped
     stuck = asyncio.create_task(pacer.acquire(Priority.CREATE))
     await asyncio.sleep(0)
     stuck.cancel()
+    frozen[0] = None
 
     results = await asyncio.gather(*(pacer.acquire() for _ in range(3)))
 

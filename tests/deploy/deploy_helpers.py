@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from servers import prefect_api
+from servers import Names, prefect_api
 
 REPOSITORY = Path(__file__).parents[2]
 BIN = Path(sys.executable).parent
@@ -36,6 +36,8 @@ class Project:
     server: Server
     path: Path
     pool: str
+    #: What its pool, deployments and block are called (tests/servers.py:Names).
+    names: Names
 
 
 def prefect(*args: str, server: Server, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:

@@ -20,6 +20,8 @@ from prefect_sora.blocks import SoraCredentials
 from prefect_sora.emulator import Emulator
 
 pytestmark = pytest.mark.slow
+#: The one module on the shared server that deploys prefect.yaml under its own names (tests/servers.py:Names).
+README_NAMES = True
 
 DEPLOYMENTS = {
     "sora-text-to-video/text-to-video": "prefect_sora.flows._text_to_video:text_to_video",

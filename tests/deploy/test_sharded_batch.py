@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
-from deploy_helpers import BIN, Project, Server
+from deploy_helpers import BIN, Project
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from servers import prefect_api, stop_workers
 
@@ -56,7 +56,8 @@ STALE = options["stale"]
 requests = [VideoRequest(prompt=f"A sharded video, take {i}") for i in range(options["items"])]
 try:
     result = asyncio.run(batch_text_to_video(
-        requests, out=options["out"], credentials="sora", idempotency_key=options["key"], shards=3,
+        requests, out=options["out"], credentials=options["block"], idempotency_key=options["key"], shards=3,
+        shard_deployment=options["shard_deployment"],
         concurrency=12, storage=options["storage"], shard_stale_seconds=STALE, max_cost_usd=100,
         link_expiry_seconds=3600,
     ))
@@ -85,7 +86,7 @@ def s3(s3_endpoint: str) -> dict[str, Any]:
 def workers(
     project: Project, gateway: Emulator, s3: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[list[Any]]:
-    """The ``sora`` and storage blocks and the shared limit saved, then two workers on its pool, each in a session.
+    """Its credentials and storage blocks and the shared limit saved; two workers on its pool, each in a session.
 
     Two are enough: one is killed with a shard running, and the other runs the shard's
     restart beside its own (a process worker runs any number of flow runs at once).
@@ -98,7 +99,7 @@ def workers(
             base_url=gateway.base_url,
             rate_limit_name="sora-key",
             max_running_jobs=6,
-        ).save("sora", overwrite=True)
+        ).save(project.names.block, overwrite=True)
     # What ``prefect gcl create sora-key --limit LIMIT --slot-decay-per-second DECAY`` does.
     limit = {"name": "sora-key", "limit": LIMIT, "slot_decay_per_second": DECAY, "active": True}
     try:
@@ -124,8 +125,17 @@ def workers(
     stop_workers(*started)
 
 
-def parent(server: Server, out: str, key: str) -> subprocess.Popen[str]:
-    options = {"items": ITEMS, "out": out, "key": key, "storage": STORAGE_BLOCK, "stale": STALE}
+def parent(project: Project, out: str, key: str) -> subprocess.Popen[str]:
+    options = {
+        "items": ITEMS,
+        "out": out,
+        "key": key,
+        "storage": STORAGE_BLOCK,
+        "stale": STALE,
+        "block": project.names.block,
+        "shard_deployment": project.names.deployment("sora-batch-shard/batch-shard"),
+    }
+    server = project.server
     return subprocess.Popen(
         [sys.executable, "-c", PARENT, json.dumps(options)],
         env=server.env,
@@ -135,10 +145,12 @@ def parent(server: Server, out: str, key: str) -> subprocess.Popen[str]:
     )
 
 
-def shard_runs(server: Server, before: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
-    """The shard runs on the (shared) server, but for the ``before`` ones (another test's)."""
-    body = {"flows": {"name": {"any_": ["sora-batch-shard"]}}}
-    return [run for run in server.post("/flow_runs/filter", body) if run["id"] not in before]
+def shard_runs(project: Project, before: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    """The runs of this module's batch-shard deployment, but for the ``before`` ones (an earlier attempt's)."""
+    name = project.names.deployment("sora-batch-shard/batch-shard")
+    deployment = project.server.get(f"/deployments/name/{name}")
+    body = {"deployments": {"id": {"any_": [deployment["id"]]}}}
+    return [run for run in project.server.post("/flow_runs/filter", body) if run["id"] not in before]
 
 
 def parent_of(pid: int) -> int:
@@ -146,12 +158,12 @@ def parent_of(pid: int) -> int:
     return int(fields[1])
 
 
-def kill_a_worker_running_a_shard(server: Server, workers: list[Any]) -> dict[str, Any]:
+def kill_a_worker_running_a_shard(project: Project, workers: list[Any]) -> dict[str, Any]:
     """SIGKILL the worker of a running shard and the shard's own process: its machine is gone."""
     deadline = time.monotonic() + 120
     seen: list[tuple[str, str, int | None]] = []
     while time.monotonic() < deadline:
-        for run in shard_runs(server):
+        for run in shard_runs(project):
             pid_field = run.get("infrastructure_pid") or ""
             if run["state_type"] != "RUNNING" or not pid_field:
                 continue
@@ -189,18 +201,17 @@ def stored_objects(s3: dict[str, Any], prefix: str) -> list[str]:
 def test_a_sharded_batch_survives_a_killed_worker_stays_under_the_limit_and_resumes_without_paying_twice(
     project: Project, workers: list[Any], gateway: Emulator, s3: dict[str, Any]
 ) -> None:
-    server = project.server
-    before = frozenset(run["id"] for run in shard_runs(server))
+    before = frozenset(run["id"] for run in shard_runs(project))
     attempt = uuid.uuid4().hex[:8]
     out, key, folder = f"s3://videos/sharded-{attempt}/", f"nightly-sharded-{attempt}", f"videos/sharded-{attempt}/"
-    first = parent(server, out, key)
+    first = parent(project, out, key)
     # Mid-run: a third of the videos created, every shard busy.
     deadline = time.monotonic() + 180
     while gateway.stats()["creates"] < ITEMS // 3:
         assert first.poll() is None, first.communicate()[1][-3000:]
         assert time.monotonic() < deadline, "the shards never got going"
         time.sleep(0.2)
-    killed = kill_a_worker_running_a_shard(server, workers)
+    killed = kill_a_worker_running_a_shard(project, workers)
 
     stdout, stderr = first.communicate(timeout=400)
     assert first.returncode == 0, stderr[-3000:]
@@ -212,7 +223,7 @@ def test_a_sharded_batch_survives_a_killed_worker_stays_under_the_limit_and_resu
     ]
     assert result["stored"] == ITEMS, (
         unstored,
-        [(r["name"], r["state_name"], (r.get("state") or {}).get("message")) for r in shard_runs(server, before)],
+        [(r["name"], r["state_name"], (r.get("state") or {}).get("message")) for r in shard_runs(project, before)],
     )
     # Every video once, nothing half-written left beside them.
     objects = stored_objects(s3, folder)
@@ -228,7 +239,7 @@ def test_a_sharded_batch_survives_a_killed_worker_stays_under_the_limit_and_resu
     # the lease is for; the money above holds either way): on a 2-core machine with a hog
     # taking 0.74 of a core, 8 runs were seen. So the count is bounded, not exact: at most
     # 4 runs a shard, and each shard's last run completed.
-    runs = {run["id"]: run for run in shard_runs(server, before)}
+    runs = {run["id"]: run for run in shard_runs(project, before)}
     # Shard runs are told the storage block's name, never its secret.
     assert {run["parameters"]["storage"] for run in runs.values()} == {STORAGE_BLOCK}
     assert not any(run["parameters"].get("storage_options") for run in runs.values())
@@ -243,7 +254,7 @@ def test_a_sharded_batch_survives_a_killed_worker_stays_under_the_limit_and_resu
     }, described
 
     # The parent rerun with the same key pays for nothing and stores nothing again.
-    second = parent(server, out, key)
+    second = parent(project, out, key)
     stdout, stderr = second.communicate(timeout=300)
     assert second.returncode == 0, stderr[-3000:]
     rerun = json.loads(stdout.strip().splitlines()[-1])

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from servers import create_process_pool, deploy, prefect_api
+from servers import Names, create_process_pool, deploy, prefect_api
 
 from prefect_sora.blocks import SoraCredentials
 from prefect_sora.emulator import Emulator
@@ -21,7 +21,8 @@ pytestmark = pytest.mark.slow
 
 REPOSITORY = Path(__file__).parents[2]
 PREFECT = Path(sys.executable).parent / "prefect"
-POOL = "sora-pool-events"
+#: Its pool and deployment on the shared server (tests/servers.py:Names).
+NAMES = Names("automations")
 
 
 def prefect(*args: str, env: dict[str, str], cwd: Path) -> str:
@@ -40,18 +41,17 @@ def api(env: dict[str, str], method: str, path: str, body: object = None) -> Any
 def publish_deployment(
     prefect_server_process: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    """The repository's publish-video deployment, deployed alone from prefect.yaml (its pool renamed); its id.
+    """The repository's publish-video deployment, deployed alone from prefect.yaml (its names the module's); its id.
 
     Deleted afterwards with its trigger, so that the rest of the session's stored
     videos do not start runs of it.
     """
     env = prefect_server_process
     path = tmp_path_factory.mktemp("publish-project")
-    spec = (REPOSITORY / "prefect.yaml").read_text()
-    (path / "prefect.yaml").write_text(spec.replace("name: sora-pool\n", f"name: {POOL}\n"))
-    create_process_pool(env["PREFECT_API_URL"], POOL)
-    deploy(env["PREFECT_API_URL"], path, "--name", "publish-video")
-    deployment = api(env, "GET", "/deployments/name/sora-publish-video/publish-video")
+    (path / "prefect.yaml").write_text(NAMES.prefect_yaml())
+    create_process_pool(env["PREFECT_API_URL"], NAMES.pool)
+    deploy(env["PREFECT_API_URL"], path, "--name", NAMES.deployment("publish-video"))
+    deployment = api(env, "GET", f"/deployments/name/{NAMES.deployment('sora-publish-video/publish-video')}")
     yield deployment["id"]
     api(env, "DELETE", f"/automations/owned-by/prefect.deployment.{deployment['id']}")
     api(env, "DELETE", f"/deployments/{deployment['id']}")

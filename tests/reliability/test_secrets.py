@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from servers import create_process_pool, final_flow_run, run_deployment_now, stop_workers
+from servers import Names, create_process_pool, final_flow_run, run_deployment_now, stop_workers
 
 pytestmark = pytest.mark.slow
 
@@ -54,7 +54,9 @@ FLOWS = textwrap.dedent(
 )
 
 #: This test's own pool on the session's shared server, so no other module's worker takes its run.
-POOL = "sora-pool-secrets"
+#: Its pool and deployment on the shared server (tests/servers.py:Names).
+NAMES = Names("secrets")
+POOL = NAMES.pool
 
 
 def run(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 180) -> str:
@@ -134,12 +136,13 @@ def test_a_distinctive_key_appears_nowhere(
     spec = yaml.safe_load((Path(__file__).parents[2] / "prefect.yaml").read_text())
     spec["deployments"] = [d for d in spec["deployments"] if d["name"] == "text-to-video"]
     spec["deployments"][0]["work_pool"] = {**spec["deployments"][0]["work_pool"], "name": POOL}
+    spec["deployments"][0]["name"] = NAMES.deployment("text-to-video")
     spec["deployments"][0]["parameters"].update(credentials="leak-check", out=f"{out}/", seconds="4", size="720x1280")
     (project / "prefect.yaml").write_text(yaml.safe_dump(spec))
     prefect = str(Path(sys.executable).with_name("prefect"))
     create_process_pool(env["PREFECT_API_URL"], POOL)
     outputs.append(run([prefect, "--no-prompt", "deploy", "--all"], env, project))
-    run_id = run_deployment_now(env["PREFECT_API_URL"], "sora-text-to-video/text-to-video")
+    run_id = run_deployment_now(env["PREFECT_API_URL"], NAMES.deployment("sora-text-to-video/text-to-video"))
     outputs.append(run_worker_until_done(prefect, run_id, env, project))
 
     stored = sorted(p.name for p in out.glob("*.mp4"))

@@ -8,13 +8,11 @@ from pathlib import Path
 
 import pytest
 from prefect.settings import PREFECT_API_URL, temporary_settings
-from servers import create_process_pool, deploy, stop_workers
-from suspend_helpers import BIN, BLOCK, REPOSITORY, Deployed, start_watcher, stop_watchers
+from servers import Names, create_process_pool, deploy, stop_workers
+from suspend_helpers import BIN, Deployed, start_watcher, stop_watchers
 
 from prefect_sora.blocks import SoraCredentials
 from prefect_sora.emulator import Emulator
-
-POOL = "sora-pool-suspend"
 
 
 @pytest.fixture(scope="module")
@@ -29,32 +27,35 @@ def deployed(
     prefect_server_process: dict[str, str],
     prefect_server: None,
     emulator: Emulator,
+    request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Deployed]:
     """text-to-video, nightly-batch and sora-watcher from prefect.yaml on this module's pool, a worker, the block.
 
-    This process talks to the same server (reading, resuming runs, emitting an event).
+    Named for the module (tests/servers.py:Names): the suspend modules run side by side
+    on one server. This process talks to the same server (reading, resuming runs,
+    emitting an event).
     """
     env = prefect_server_process
+    names = Names.of(request.module)
     project = tmp_path_factory.mktemp("suspend-project")
-    spec = (REPOSITORY / "prefect.yaml").read_text()
-    (project / "prefect.yaml").write_text(spec.replace("name: sora-pool\n", f"name: {POOL}\n"))
-    create_process_pool(env["PREFECT_API_URL"], POOL)
-    names = ("text-to-video", "nightly-batch", "sora-watcher")
-    deploy(env["PREFECT_API_URL"], project, *(arg for name in names for arg in ("--name", name)))
+    (project / "prefect.yaml").write_text(names.prefect_yaml())
+    create_process_pool(env["PREFECT_API_URL"], names.pool)
+    wanted = ("text-to-video", "nightly-batch", "sora-watcher")
+    deploy(env["PREFECT_API_URL"], project, *(arg for name in wanted for arg in ("--name", names.deployment(name))))
     with temporary_settings(updates={PREFECT_API_URL: env["PREFECT_API_URL"]}):
-        SoraCredentials(api_key="sk-suspend", base_url=emulator.base_url).save(BLOCK, overwrite=True)
+        SoraCredentials(api_key="sk-suspend", base_url=emulator.base_url).save(names.block, overwrite=True)
     folder = tmp_path_factory.mktemp("suspend-worker")
     log = (folder / "worker.log").open("w")
     worker = subprocess.Popen(
-        [str(BIN / "prefect"), "worker", "start", "--pool", POOL, "--name", "suspend-worker"],
+        [str(BIN / "prefect"), "worker", "start", "--pool", names.pool, "--name", f"worker-{names.tag}"],
         cwd=folder,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    deployed = Deployed(env=env, project=project, worker=worker, folder=folder)
+    deployed = Deployed(names=names, env=env, project=project, worker=worker, folder=folder)
     yield deployed
     stop_watchers(deployed)
     stop_workers(worker)

@@ -11,14 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from servers import final_flow_run, prefect_api, run_deployment_now, wait_for
+from servers import Names, final_flow_run, prefect_api, run_deployment_now, wait_for
 
 from prefect_sora.emulator import Emulator
 
-REPOSITORY = Path(__file__).parents[2]
 BIN = Path(sys.executable).parent
-#: The saved SoraCredentials block every suspend test's runs name.
-BLOCK = "sora-suspend"
 SUSPENDED = ("PAUSED", "Suspended")
 
 
@@ -26,6 +23,8 @@ SUSPENDED = ("PAUSED", "Suspended")
 class Deployed:
     """The deployments on this module's pool, its worker, and the watcher runs started."""
 
+    #: The module's pool, deployments and saved SoraCredentials block (its runs name it).
+    names: Names
     env: dict[str, str]
     project: Path
     worker: subprocess.Popen[Any]
@@ -60,8 +59,11 @@ def flow_run_pids(run_id: str) -> list[int]:
 
 
 def deployment_run(deployed: Deployed, name: str, params: dict[str, object]) -> str:
-    """A run of deployment ``name`` with ``params`` (what ``prefect deployment run`` does); its id."""
-    return run_deployment_now(deployed.env["PREFECT_API_URL"], name, params)
+    """A run of the module's deployment ``name`` (as prefect.yaml names it) with ``params``; its id.
+
+    What ``prefect deployment run`` does.
+    """
+    return run_deployment_now(deployed.env["PREFECT_API_URL"], deployed.names.deployment(name), params)
 
 
 def run_video(deployed: Deployed, out: Path, prompt: str) -> str:
@@ -71,7 +73,7 @@ def run_video(deployed: Deployed, out: Path, prompt: str) -> str:
         "seconds": "4",
         "size": "720x1280",
         "out": f"{out}/",
-        "credentials": BLOCK,
+        "credentials": deployed.names.block,
         "wait": "suspend",
         "max_cost_usd": 1.0,
     }
@@ -111,7 +113,7 @@ def stop_watchers(deployed: Deployed) -> None:
 
 
 def start_watcher(deployed: Deployed) -> str:
-    params = {"credentials": BLOCK, "interval_seconds": 1, "reemit_seconds": 20}
+    params = {"credentials": deployed.names.block, "interval_seconds": 1, "reemit_seconds": 20}
     run_id = deployment_run(deployed, "sora-watcher/sora-watcher", params)
     deployed.watchers.append(run_id)
     wait_for(lambda: flow_run_pids(run_id), 90, f"the watcher run {run_id} never started a process")

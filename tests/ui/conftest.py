@@ -16,13 +16,12 @@ from typing import Any
 
 import pytest
 from prefect.settings import PREFECT_API_URL, temporary_settings
-from servers import create_process_pool, deploy, drop_publish_trigger, stop_workers
-from ui_helpers import API_KEY, BIN, REPOSITORY, Screenshots, Stack
+from servers import Names, create_process_pool, deploy, drop_publish_trigger, stop_workers
+from ui_helpers import API_KEY, BIN, Screenshots, Stack
 
 from prefect_sora.blocks import SoraCredentials, SoraStorage
 from prefect_sora.emulator import Emulator
 
-POOL = "sora-pool-ui"
 CHROMIUM_ARGS = [
     "--no-sandbox",  # CI runs as root, where Chromium's sandbox refuses to start
     "--disable-gpu",
@@ -90,32 +89,34 @@ def screenshots() -> Screenshots:
 
 @pytest.fixture(scope="module")
 def stack(
-    chromium: str, prefect_server_process: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+    chromium: str,
+    prefect_server_process: dict[str, str],
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:
-    """The README's steps on the session's server: register the block, save ``sora``, make a pool, deploy, a worker.
+    """The README's steps on the session's server: register the block, save it, make a pool, deploy, a worker.
 
-    The pool is the UI tests' own (``sora-pool`` renamed), so that no other module's
-    worker on the shared server picks up their runs.
+    The pool, deployments and block are the module's own (tests/servers.py:Names), so
+    that no other module on the shared server replaces them or picks up their runs.
     """
     env = prefect_server_process
+    names = Names.of(request.module)
     project = tmp_path_factory.mktemp("ui-project")
-    spec = (REPOSITORY / "prefect.yaml").read_text()
-    assert "name: sora-pool\n" in spec, "prefect.yaml names its pool differently: update this fixture"
-    (project / "prefect.yaml").write_text(spec.replace("name: sora-pool\n", f"name: {POOL}\n"))
+    (project / "prefect.yaml").write_text(names.prefect_yaml())
     with Emulator(job_seconds=1.0) as emulator:
-        stack = Stack(api_url=env["PREFECT_API_URL"], env=env, worker_dir=project)
+        stack = Stack(api_url=env["PREFECT_API_URL"], env=env, worker_dir=project, names=names)
         # tests/blocks/test_credentials.py runs `prefect block register`; here the same through the API.
         with temporary_settings(updates={PREFECT_API_URL: stack.api_url}):
             for block in (SoraCredentials, SoraStorage):
                 block.register_type_and_schema()
-        create_process_pool(stack.api_url, POOL)
+        create_process_pool(stack.api_url, names.pool)
         deploy(stack.api_url, project, "--all")
-        drop_publish_trigger(stack.api_url)
+        drop_publish_trigger(stack.api_url, names)
         with temporary_settings(updates={PREFECT_API_URL: stack.api_url}):
-            SoraCredentials(api_key=API_KEY, base_url=emulator.base_url).save("sora", overwrite=True)
+            SoraCredentials(api_key=API_KEY, base_url=emulator.base_url).save(names.block, overwrite=True)
         with (project / "worker.log").open("w") as log:
             worker = subprocess.Popen(
-                [str(BIN / "prefect"), "worker", "start", "--pool", POOL],
+                [str(BIN / "prefect"), "worker", "start", "--pool", names.pool],
                 cwd=project,
                 env=env,
                 stdout=log,

@@ -156,7 +156,7 @@ def check_artifacts(page: Any, stack: Stack, flow_run_id: str, screenshots: Scre
 
 
 def test_the_saved_blocks_page_masks_the_key(page: Any, stack: Stack) -> None:
-    (block,) = stack.post("/block_documents/filter", {"block_documents": {"name": {"any_": ["sora"]}}})
+    (block,) = stack.post("/block_documents/filter", {"block_documents": {"name": {"any_": [stack.names.block]}}})
 
     text = visit(page, f"{stack.ui}/blocks/block/{block['id']}", expect_text="Base URL")
 

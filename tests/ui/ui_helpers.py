@@ -8,11 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from servers import final_flow_run, prefect_api
+from servers import Names, final_flow_run, prefect_api
 
-REPOSITORY = Path(__file__).parents[2]
 BIN = Path(sys.executable).parent
-#: The key of the saved `sora` block; it must appear on no page and in no answer the UI gets.
+#: The key of the saved credentials block; it must appear on no page and in no answer the UI gets.
 API_KEY = f"sk-UI-LEAKCANARY-{uuid.uuid4().hex[:12]}"
 
 
@@ -23,6 +22,8 @@ class Stack:
     api_url: str
     env: dict[str, str]
     worker_dir: Path
+    #: The module's pool, deployments and block (tests/servers.py:Names).
+    names: Names
 
     @property
     def ui(self) -> str:
@@ -35,7 +36,9 @@ class Stack:
         return prefect_api("POST", f"{self.api_url}{path}", body).json()
 
     def deployment_id(self, name: str) -> str:
-        (deployment,) = self.post("/deployments/filter", {"deployments": {"name": {"any_": [name]}}})
+        """The id of the module's deployment ``name`` (as prefect.yaml names it)."""
+        body = {"deployments": {"name": {"any_": [self.names.deployment(name)]}}}
+        (deployment,) = self.post("/deployments/filter", body)
         return str(deployment["id"])
 
     def flow_runs(self, deployment_id: str) -> list[dict[str, Any]]:
