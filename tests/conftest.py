@@ -1,4 +1,4 @@
-"""Shared test setup: the emulator fixtures users get, one Prefect server for the session, and the common fixtures.
+"""Shared test setup: the emulator fixtures users get, the Prefect servers of the run, and the common fixtures.
 
 Every fixture more than one test folder needs is defined here, once: the key to look
 for, credentials for this test's emulator, S3 on moto, the anyio backend.
@@ -95,22 +95,26 @@ LONGEST_FIRST = (
 )
 
 
-#: The key under which xdist's controller hands its workers the run's one Prefect server.
+#: The key under which xdist's controller hands a worker the Prefect server it shares.
 SHARED_SERVER = "prefect_sora_server"
 #: Workers started with the server's environment look for runs every second instead of every ten.
 SERVER_SETTINGS = {"PREFECT_WORKER_QUERY_SECONDS": "1"}
+#: How many xdist workers share one server. Two: at four to a server (one for the run) its SQLite
+#: database, the one writer for every worker's flow runs, events and deployments, kept requests
+#: waiting for minutes on a loaded machine (a `prefect deploy` past 180 s); at one to a server
+#: each worker paid 8-15 CPU-seconds to start its own and 1.5 a minute to keep it.
+WORKERS_A_SERVER = int(os.environ.get("PREFECT_SORA_TESTS_WORKERS_A_SERVER", "2"))
 #: The controller's server: its process and its clients' environment.
 _server = pytest.StashKey[Any]()
 
 
 @pytest.hookimpl(trylast=True)  # after pytest's own, which makes the temporary folders
 def pytest_configure(config: pytest.Config) -> None:
-    """In the first process only (not in an xdist worker): compile the package, and start the run's Prefect server.
+    """In the first process only (not in an xdist worker): compile the package, and start the run's Prefect servers.
 
-    Under xdist (``-n``) the server is started here, once, and every worker uses it:
-    a server per worker cost each one 8-15 CPU-seconds to start and 1.5 a minute to
-    keep, on 2 cores shared with the tests. It starts while the workers do, and
-    the first test that needs it waits for its health check.
+    Under xdist (``-n``) the servers are started here, one for every
+    ``WORKERS_A_SERVER`` workers, and the workers share them. They start while the
+    workers do; the first test that needs one waits for its health check.
     """
     if hasattr(config, "workerinput"):
         return
@@ -126,22 +130,27 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("dist", "no") != "no" and config.getoption("tx", None) and not config.option.collectonly:
         from servers import start_prefect_server
 
-        home = config._tmp_path_factory.mktemp("prefect-home")  # type: ignore[attr-defined]
-        config.stash[_server] = start_prefect_server(home, **SERVER_SETTINGS)
+        workers = len(config.getoption("tx"))
+        config.stash[_server] = [
+            start_prefect_server(config._tmp_path_factory.mktemp("prefect-home"), **SERVER_SETTINGS)  # type: ignore[attr-defined]
+            for _ in range(-(-workers // WORKERS_A_SERVER))
+        ]
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     """xdist's hook, in the controller: each worker is told the server's environment."""
     if _server in node.config.stash:
-        node.workerinput[SHARED_SERVER] = json.dumps(node.config.stash[_server][1])
+        number = int(node.gateway.id.removeprefix("gw"))
+        node.workerinput[SHARED_SERVER] = json.dumps(node.config.stash[_server][number // WORKERS_A_SERVER][1])
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _server in config.stash:
         from servers import stop_prefect_server
 
-        stop_prefect_server(config.stash[_server][0])
+        for process, _ in config.stash[_server]:
+            stop_prefect_server(process)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -168,13 +177,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def prefect_server_process(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, str]]:
-    """The run's one real Prefect server: a ``prefect server start`` in its own process and PREFECT_HOME.
+    """The session's real Prefect server: a ``prefect server start`` in its own process and PREFECT_HOME.
 
     Yields the environment a child process (a flow script, a worker, the ``prefect``
     command) needs to talk to it; its SQLite database is ``$PREFECT_HOME/prefect.db``.
-    Every test that needs a server shares this one, in every xdist worker: the
-    controller started it (``pytest_configure``); without xdist it starts here, on
-    first use. Tests make their own names (tests/servers.py:Names for prefect.yaml's).
+    Every test that needs a server uses this one. Under xdist the controller started
+    it (``pytest_configure``) and another worker shares it; without xdist it starts
+    here, on first use. Tests make their own names (tests/servers.py:Names for prefect.yaml's).
     """
     from servers import prefect_server, wait_healthy
 

@@ -183,7 +183,7 @@ def _signal_group(worker: subprocess.Popen[Any], sig: signal.Signals) -> None:
 
 @dataclass(frozen=True)
 class Names:
-    """What one test module calls its things on the run's one Prefect server, which every xdist worker shares.
+    """What one test module calls its things on a Prefect server that other xdist workers' modules share.
 
     Deployments are named by flow and deployment, and ``prefect deploy`` replaces one
     of the same name: two modules deploying prefect.yaml at once would each move the
