@@ -147,10 +147,10 @@ def pytest_configure_node(node: Any) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _server in config.stash:
-        from servers import stop_prefect_server
+        from servers import stop_server
 
         for process, _ in config.stash[_server]:
-            stop_prefect_server(process)
+            stop_server(process)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -185,12 +185,12 @@ def prefect_server_process(
     it (``pytest_configure``) and another worker shares it; without xdist it starts
     here, on first use. Tests make their own names (tests/servers.py:Names for prefect.yaml's).
     """
-    from servers import prefect_server, wait_healthy
+    from servers import prefect_ready, prefect_server
 
     shared = getattr(request.config, "workerinput", {}).get(SHARED_SERVER)
     if shared is not None:
         env = json.loads(shared)
-        wait_healthy(env)
+        prefect_ready(env)
         _register_blocks(env["PREFECT_API_URL"])
         yield env
         return

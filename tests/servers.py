@@ -57,7 +57,7 @@ def start_prefect_server(home: Path, **settings: str) -> tuple[subprocess.Popen[
     The environment is the parent's, minus any PREFECT_ and SORA_ settings, plus
     PREFECT_HOME, PREFECT_API_URL and ``settings``. The database is
     ``home/prefect.db``; the log ``home/server.log``. Returns at once: see
-    :func:`wait_healthy`.
+    :func:`prefect_ready`.
     """
     port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith(("PREFECT_", "SORA_"))}
@@ -92,32 +92,38 @@ def start_prefect_server(home: Path, **settings: str) -> tuple[subprocess.Popen[
 def _ahead_of_the_tests() -> None:
     """In the server's process before it starts: a higher priority than the tests', where allowed (root).
 
-    Every xdist worker's tests wait on this one process. On 2 cores the scheduler
-    gives each runnable process its share, so the server got a sixth of the CPU
-    while serving four workers' requests, and every request waited behind it.
+    Every test of the xdist workers sharing it waits on this one process; on 2 cores
+    the scheduler otherwise gives it one runnable process's share, however many
+    requests wait behind it.
     """
     with contextlib.suppress(OSError):
         os.nice(-10)
 
 
-def wait_healthy(env: dict[str, str], timeout: float = 120, *, process: subprocess.Popen[bytes] | None = None) -> None:
-    """Return once the server of ``env`` answers its health check; fail with its log's end if it exited or never did."""
-    log = Path(env["PREFECT_HOME"]) / "server.log"
+def wait_healthy(url: str, log: Path | None, timeout: float, *, process: subprocess.Popen[Any] | None = None) -> None:
+    """Return once a server answers ``url`` with 200; fail with ``log``'s end if ``process`` exited or time ran out."""
     deadline = time.monotonic() + timeout
+    tail = (lambda: log.read_text()[-2000:]) if log is not None else (lambda: "(no log)")
     while True:
         try:
-            if httpx.get(f"{env['PREFECT_API_URL']}/health", timeout=2).status_code == 200:
+            if httpx.get(url, timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         if process is not None and process.poll() is not None:
-            raise RuntimeError(f"prefect server exited: {log.read_text()[-2000:]}")
+            raise RuntimeError(f"{url}: the server exited: {tail()}")
         if time.monotonic() > deadline:
-            raise RuntimeError(f"prefect server not healthy in {timeout} s: {log.read_text()[-2000:]}")
+            raise RuntimeError(f"{url}: not healthy in {timeout} s: {tail()}")
         time.sleep(0.2)
 
 
-def stop_prefect_server(process: subprocess.Popen[bytes]) -> None:
+def prefect_ready(env: dict[str, str], *, process: subprocess.Popen[bytes] | None = None) -> None:
+    """Return once the Prefect server of ``env`` (:func:`start_prefect_server`) answers its health check."""
+    wait_healthy(f"{env['PREFECT_API_URL']}/health", Path(env["PREFECT_HOME"]) / "server.log", 120, process=process)
+
+
+def stop_server(process: subprocess.Popen[Any]) -> None:
+    """SIGTERM a server, then SIGKILL it if it has not ended in 20 s."""
     process.terminate()
     try:
         process.wait(timeout=20)
@@ -130,10 +136,10 @@ def prefect_server(home: Path, **settings: str) -> Iterator[dict[str, str]]:
     """A healthy `prefect server start` (see start_prefect_server) until the block ends; its clients' environment."""
     process, env = start_prefect_server(home, **settings)
     try:
-        wait_healthy(env, process=process)
+        prefect_ready(env, process=process)
         yield env
     finally:
-        stop_prefect_server(process)
+        stop_server(process)
 
 
 #: Answers of a busy Prefect server that a client of it retries (its SQLite database was locked, ...).
@@ -326,3 +332,8 @@ def run_deployment_now(api_url: str, name: str, parameters: dict[str, Any] | Non
     body = {"parameters": parameters or {}}
     run: dict[str, Any] = prefect_api("POST", f"{api_url}/deployments/{deployment['id']}/create_flow_run", body).json()
     return str(run["id"])
+
+
+def emulator_stats(base_url: str) -> dict[str, Any]:
+    """The counters of an emulator running as a process of its own (``emulator_process``, ``prefect-sora emulator``)."""
+    return dict(httpx.get(base_url.removesuffix("/v1") + "/_emulator/stats", timeout=5).json())

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
-from servers import free_port
+from litellm_helpers import Proxied
+from servers import free_port, stop_server, wait_healthy
 
 from prefect_sora.blocks import SoraCredentials
 from prefect_sora.emulator import Emulator, EmulatorConfig
@@ -64,21 +62,6 @@ def proxy_config(upstream: str) -> str:
     )
 
 
-@dataclass
-class Proxied:
-    """The emulator (the upstream), the proxy's base URL and credentials pointing at the proxy."""
-
-    emulator: Emulator
-    base_url: str
-    credentials: SoraCredentials
-
-    def stop_upstream(self) -> None:
-        self.emulator.stop()
-
-    def start_upstream(self) -> None:
-        self.emulator.start()  # the same port: the proxy's config names it
-
-
 @pytest.fixture(scope="session")
 def litellm_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxied]:
     """A LiteLLM proxy on a free loopback port in front of an `openai`-profile emulator."""
@@ -106,24 +89,11 @@ def litellm_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxied]
     process = subprocess.Popen(command, env=env, cwd=home, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            try:
-                if httpx.get(f"{base}/health/liveliness", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the LiteLLM proxy did not start: {(home / 'proxy.log').read_text()[-2000:]}")
-            time.sleep(0.3)
+        wait_healthy(f"{base}/health/liveliness", home / "proxy.log", STARTUP_SECONDS, process=process)
         credentials = SoraCredentials(api_key=MASTER_KEY, base_url=f"{base}/v1")
         yield Proxied(emulator=emulator, base_url=f"{base}/v1", credentials=credentials)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_server(process)
         log.close()
         emulator.stop()
 

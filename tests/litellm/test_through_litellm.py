@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import Proxied
+from litellm_helpers import Proxied
 
 from prefect_sora._errors import (
     AuthenticationFailed,

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import emulator_stats
+from servers import emulator_stats
 
 pytestmark = pytest.mark.slow
 
