@@ -10,7 +10,6 @@ from typing import Any
 
 from servers import Names, prefect_api
 
-REPOSITORY = Path(__file__).parents[2]
 BIN = Path(sys.executable).parent
 
 

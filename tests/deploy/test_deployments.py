@@ -13,8 +13,9 @@ from typing import Any
 
 import av
 import pytest
-from deploy_helpers import REPOSITORY, Project, Server, prefect
+from deploy_helpers import Project, Server, prefect
 from prefect.settings import PREFECT_API_URL, temporary_settings
+from servers import REPOSITORY
 
 from prefect_sora.blocks import SoraCredentials
 from prefect_sora.emulator import Emulator

@@ -24,9 +24,9 @@ from typing import Any
 import boto3
 import pytest
 import yaml
-from deploy_helpers import BIN, REPOSITORY, Server, prefect
+from deploy_helpers import BIN, Server, prefect
 from prefect.settings import PREFECT_API_URL, temporary_settings
-from servers import create_process_pool, final_flow_run, run_deployment_now, stop_workers
+from servers import REPOSITORY, create_process_pool, final_flow_run, run_deployment_now, stop_workers
 
 from prefect_sora.blocks import SoraCredentials, SoraStorage
 from prefect_sora.emulator import Emulator

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from servers import Names, create_process_pool, deploy, prefect_api
+from servers import REPOSITORY, Names, create_process_pool, deploy, prefect_api
 
 from prefect_sora.blocks import SoraCredentials
 from prefect_sora.emulator import Emulator
@@ -19,7 +19,6 @@ from prefect_sora.flows import text_to_video
 
 pytestmark = pytest.mark.slow
 
-REPOSITORY = Path(__file__).parents[2]
 PREFECT = Path(sys.executable).parent / "prefect"
 #: Its pool and deployment on the shared server (tests/servers.py:Names).
 NAMES = Names("automations")
