@@ -20,10 +20,10 @@ from __future__ import annotations
 from functools import lru_cache
 
 from ._defects import spoil, synthetic_head
-from ._h264 import encode
+from ._h264 import encode, pick_level
 from ._images import DEFAULT_FPS, pillow_available, render_spritesheet, render_thumbnail
 from ._mp4 import frame_timing, mux
-from ._scene import Scene
+from ._scene import MB, Scene
 
 __all__ = [
     "parse_size",
@@ -70,6 +70,7 @@ def render_mp4(width: int, height: int, seconds: float, *, seed: int = 0, fps: i
     """
     if width <= 0 or height <= 0 or width % 2 or height % 2:
         raise ValueError(f"width and height must be positive and even, got {width}x{height}")
+    pick_level(-(-width // MB) * -(-height // MB), fps)  # refuse a frame too large before painting it
     return _render_mp4(width, height, float(seconds), seed, fps)
 
 
