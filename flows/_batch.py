@@ -90,6 +90,7 @@ async def batch_text_to_video(
             whichever worker of its work pool takes it (1: all here). `out` and the
             journal must then be on storage every worker reaches (`s3://...`), and
             `credentials` and `storage` saved blocks' names (or None for the workers' environment).
+            A rerun whose every video the journal holds as stored starts no shard run.
         shard_deployment: The deployment of the `sora-batch-shard` flow that runs a shard.
         shard_stale_seconds: A shard run that stops beating its lease for this long is
             taken for dead (its worker is gone) and started again, resuming from the journal.
@@ -164,7 +165,9 @@ async def batch_text_to_video(
     # Every record is read before anything is submitted, so a key reused for a
     # different batch is refused whole, not after some of its items were paid for.
     entries = await asyncio.gather(*(journal.load(job.index, job.fingerprint()) for job in jobs))
-    if len(parts) > 1:
+    # A rerun of a sharded batch whose every video is stored gathers them here, as an
+    # unsharded batch would: no shard run (a process on the pool each) just to find them.
+    if len(parts) > 1 and not all(entry.stage == "stored" for entry in entries):
         results = await scatter(
             jobs,
             parts,

@@ -12,8 +12,9 @@ goes stale is marked ``Crashed`` and started again, and the new run resumes
 from the journal (submitted jobs are waited on, a create cut off mid-request
 is looked up with ``GET /videos``), so nothing is paid for twice. A rerun of
 the parent with the same ``idempotency_key`` starts new shard runs that resume
-the same way; a shard run of the earlier parent that is still alive keeps its
-lease, and its successor waits for it rather than working beside it.
+the same way (none once every video is stored: the parent finds them); a shard
+run of the earlier parent that is still alive keeps its lease, and its successor
+waits for it rather than working beside it.
 """
 
 from __future__ import annotations

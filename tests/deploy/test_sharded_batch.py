@@ -253,13 +253,15 @@ def test_a_sharded_batch_survives_a_killed_worker_stays_under_the_limit_and_resu
         f"shard-{number}-of-3" for number in range(3)
     }, described
 
-    # The parent rerun with the same key pays for nothing and stores nothing again.
+    # The parent rerun with the same key pays for nothing, stores nothing again and,
+    # every video being stored, starts no shard run.
     second = parent(project, out, key)
     stdout, stderr = second.communicate(timeout=300)
     assert second.returncode == 0, stderr[-3000:]
     rerun = json.loads(stdout.strip().splitlines()[-1])
 
     assert rerun["stored"] == ITEMS
+    assert len(shard_runs(project, before)) == len(runs)
     assert all(item["resumed"] for item in rerun["items"])
     assert gateway.stats()["creates"] == ITEMS
     assert len(stored_objects(s3, folder)) == ITEMS

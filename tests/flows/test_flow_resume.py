@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 
 import pytest
 from flow_helpers import local_path, make_video, probe
@@ -68,6 +69,36 @@ def test_a_batch_rerun_with_the_same_key_resumes_every_item(
     with pytest.raises(InvalidParameter, match="different request at item 2"):
         asyncio.run(batch_text_to_video(changed, out=out, credentials=credentials, idempotency_key="boats-1"))
 
+    assert sora_emulator.stats()["creates"] == 3
+
+
+def test_a_sharded_rerun_of_a_stored_batch_gathers_it_without_starting_a_shard_run(
+    sora_emulator: Emulator, credentials: SoraCredentials, out: str
+) -> None:
+    requests = [VideoRequest(prompt=f"A kite, take {i}") for i in range(3)]
+    first = asyncio.run(batch_text_to_video(requests, out=out, credentials=credentials, idempotency_key="kites-1"))
+    name = f"kites-{uuid.uuid4().hex[:8]}"
+    credentials.save(name)
+    nowhere = "sora-batch-shard/nowhere"  # no such deployment: a shard run could not even start
+
+    # Every video of the key is stored: the rerun finds them itself.
+    again = asyncio.run(
+        batch_text_to_video(
+            requests, out=out, credentials=name, idempotency_key="kites-1", shards=2, shard_deployment=nowhere
+        )
+    )
+
+    assert again.stored == 3 and [item.resumed for item in again.items] == [True, True, True]
+    assert [item.url for item in again.items] == [item.url for item in first.items]
+    assert sora_emulator.stats()["creates"] == 3
+    # A batch with work left does need its shards, and is told the deployment is missing.
+    with pytest.raises(InvalidParameter, match="no such deployment") as refused:
+        asyncio.run(
+            batch_text_to_video(
+                requests, out=out, credentials=name, idempotency_key="kites-2", shards=2, shard_deployment=nowhere
+            )
+        )
+    assert refused.value.param == "shard_deployment"
     assert sora_emulator.stats()["creates"] == 3
 
 

@@ -14,8 +14,7 @@ import time
 from typing import Any
 
 import pytest
-from servers import wait_for
-from ui_helpers import API_KEY, Screenshots, Stack, visit
+from ui_helpers import API_KEY, Screenshots, Stack, submit, visit
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -47,10 +46,10 @@ def test_a_block_saved_over_plain_http_from_the_form_fails_its_run_naming_the_fi
     boxes.nth(0).fill("over-plain-http")
     boxes.nth(1).fill("sk-form-typed")
     boxes.nth(2).fill("http://api.example.com/v1")
-    page.get_by_role("button", name="Save").click()
     # The form saved it (read from the API: the UI's toast is gone in seconds, and a loaded run missed it).
     saved = {"block_documents": {"name": {"any_": ["over-plain-http"]}}}
-    wait_for(lambda: stack.post("/block_documents/filter", saved), 60, "the saved block")
+    button = page.get_by_role("button", name="Save")
+    submit(page, button, lambda: stack.post("/block_documents/filter", saved), "the saved block")
     deployment = stack.deployment_id("text-to-video")
 
     run = stack.post(f"/deployments/{deployment}/create_flow_run", {"parameters": {"credentials": "over-plain-http"}})
@@ -100,9 +99,16 @@ def test_the_batch_run_form_offers_choices_and_a_failing_item_fails_visibly(
     (first,) = [i for i in range(prompts.count()) if prompts.nth(i).input_value().startswith("Timelapse")]
     prompts.nth(first).fill(FAILING)
     before = {r["id"] for r in stack.flow_runs(deployment)}  # none, unless an earlier attempt of this test made one
-    page.get_by_role("button", name="Submit").click()
-    page.wait_for_url("**tab=Runs**", timeout=60_000)  # the form accepted its values and made the run
-    (run,) = [r for r in stack.flow_runs(deployment) if r["id"] not in before]
+    # The form accepted its values and made the run (one click only: a second would make a second run).
+    made = submit(
+        page,
+        page.get_by_role("button", name="Submit"),
+        lambda: [r for r in stack.flow_runs(deployment) if r["id"] not in before],
+        "the run the form made",
+        clicks=1,
+        patience=120,
+    )
+    (run,) = made
     final = stack.wait_final(run["id"])
 
     # The run is Failed and says how many of how many were stored; the failed item's task run too.

@@ -21,8 +21,7 @@ from prefect_sora.flows import batch_text_to_video
 # The money tests' helpers (finding the paused run, its state), also when tests/ui runs alone.
 sys.path.insert(0, str(Path(__file__).parents[1] / "money"))
 from money_helpers import paused_run, run_state
-from servers import wait_for
-from ui_helpers import Screenshots
+from ui_helpers import Screenshots, submit
 
 # As tests/ui/conftest.py starts it: root in CI, where the sandbox refuses to start.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run"]
@@ -81,10 +80,10 @@ def test_the_resume_form_shows_the_estimate_and_submitting_it_approves_the_batch
     dialog.get_by_role("switch").click()
     dialog.locator("textarea").fill("Launch budget, approved by Ana")
     screenshots.take(page, "ui-approval-form.png", full_page=False)
-    dialog.get_by_role("button", name="Resume").click()
     # Two steps, each bounded, so that a failure says which one: the form's answer reaching
     # the server (one CI run waited 120 s for the batch with no way to tell), then the batch.
-    wait_for(lambda: not run_state(run.id).is_paused(), 90, "the run resumed by the form's Resume")
+    button = dialog.get_by_role("button", name="Resume")
+    submit(page, button, lambda: not run_state(run.id).is_paused(), "the run resumed by the form's Resume")
 
     batch = running.result(timeout=180)
     assert [item.status for item in batch.items] == ["stored"] * 3

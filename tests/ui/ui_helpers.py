@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import sys
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from servers import Names, final_flow_run, prefect_api
 
 BIN = Path(sys.executable).parent
 #: The key of the saved credentials block; it must appear on no page and in no answer the UI gets.
 API_KEY = f"sk-UI-LEAKCANARY-{uuid.uuid4().hex[:12]}"
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,50 @@ class Stack:
     def task_runs(self, flow_run_id: str) -> dict[str, dict[str, Any]]:
         runs = self.post("/task_runs/filter", {"flow_runs": {"id": {"any_": [flow_run_id]}}})
         return {run["name"]: run for run in runs}
+
+
+def submit(
+    page: Any, button: Any, done: Callable[[], T | None], what: str, *, clicks: int = 3, patience: float = 40
+) -> T:
+    """Click a form's ``button``, then wait for ``done()`` to be truthy and return it.
+
+    A click can be lost on a loaded machine: it lands while the form is still wiring
+    itself up, and the UI sends nothing (a user would click again). So if nothing is
+    done ``patience`` s after a click and the button is still there, it is clicked again,
+    ``clicks`` times at most; a form that did submit has gone, and is waited for, never
+    submitted twice. A failure names ``what``, the API calls the UI made that failed and
+    the browser's console errors, and shows the page's text.
+    """
+    troubles: list[str] = []
+
+    def answered(response: Any) -> None:
+        if "/api/" in response.url and response.status >= 400:
+            troubles.append(f"{response.request.method} {response.url.split('/api', 1)[1]} -> {response.status}")
+
+    def logged(message: Any) -> None:
+        if message.type == "error":
+            troubles.append(f"console: {message.text[:300]}")
+
+    page.on("response", answered)
+    page.on("console", logged)
+    made = 0
+    try:
+        for _ in range(clicks):
+            if button.is_visible() and button.is_enabled():
+                button.click()
+                made += 1
+            deadline = time.monotonic() + patience
+            while time.monotonic() < deadline:
+                value = done()
+                if value:
+                    return value
+                time.sleep(0.5)
+        shown = str(page.inner_text("body"))[:1500]
+        waited = f"not within {clicks * patience:.0f} s of {made} clicks"
+        raise AssertionError(f"{what}: {waited}; failed calls and console errors {troubles}; page: {shown!r}")
+    finally:
+        page.remove_listener("response", answered)
+        page.remove_listener("console", logged)
 
 
 def visit(page: Any, url: str, *, expect_text: str) -> str:
