@@ -43,13 +43,16 @@ def test_a_block_saved_over_plain_http_from_the_form_fails_its_run_naming_the_fi
     # Prefect's block forms save without checking the values; the run that loads it must say what is wrong.
     visit(page, f"{stack.ui}/blocks/catalog/sora-credentials/create", expect_text="Base URL")
     boxes = page.locator("main input:not([type=checkbox]), main textarea")
-    boxes.nth(0).fill("over-plain-http")
-    boxes.nth(1).fill("sk-form-typed")
-    boxes.nth(2).fill("http://api.example.com/v1")
+
+    def fill() -> None:
+        for index, value in enumerate(("over-plain-http", "sk-form-typed", "http://api.example.com/v1")):
+            boxes.nth(index).fill(value)
+
     # The form saved it (read from the API: the UI's toast is gone in seconds, and a loaded run missed it).
     saved = {"block_documents": {"name": {"any_": ["over-plain-http"]}}}
     button = page.get_by_role("button", name="Save")
-    submit(page, button, lambda: stack.post("/block_documents/filter", saved), "the saved block")
+    found = lambda: stack.post("/block_documents/filter", saved)  # noqa: E731
+    submit(page, button, found, "the saved block", sends="/block_documents/", fill=fill)
     deployment = stack.deployment_id("text-to-video")
 
     run = stack.post(f"/deployments/{deployment}/create_flow_run", {"parameters": {"credentials": "over-plain-http"}})
@@ -99,13 +102,15 @@ def test_the_batch_run_form_offers_choices_and_a_failing_item_fails_visibly(
     (first,) = [i for i in range(prompts.count()) if prompts.nth(i).input_value().startswith("Timelapse")]
     prompts.nth(first).fill(FAILING)
     before = {r["id"] for r in stack.flow_runs(deployment)}  # none, unless an earlier attempt of this test made one
-    # The form accepted its values and made the run (one click only: a second would make a second run).
+    # The form accepted its values and made the run (clicked again only if the server refused
+    # the click's request: after mere silence a second click could make a second run).
     made = submit(
         page,
         page.get_by_role("button", name="Submit"),
         lambda: [r for r in stack.flow_runs(deployment) if r["id"] not in before],
         "the run the form made",
-        clicks=1,
+        sends="/create_flow_run",
+        idempotent=False,
         patience=120,
     )
     (run,) = made

@@ -83,7 +83,8 @@ def test_the_resume_form_shows_the_estimate_and_submitting_it_approves_the_batch
     # Two steps, each bounded, so that a failure says which one: the form's answer reaching
     # the server (one CI run waited 120 s for the batch with no way to tell), then the batch.
     button = dialog.get_by_role("button", name="Resume")
-    submit(page, button, lambda: not run_state(run.id).is_paused(), "the run resumed by the form's Resume")
+    resumed = lambda: not run_state(run.id).is_paused()  # noqa: E731
+    submit(page, button, resumed, "the run resumed by the form's Resume", sends="/resume")
 
     batch = running.result(timeout=180)
     assert [item.status for item in batch.items] == ["stored"] * 3

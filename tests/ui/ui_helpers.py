@@ -58,22 +58,40 @@ class Stack:
 
 
 def submit(
-    page: Any, button: Any, done: Callable[[], T | None], what: str, *, clicks: int = 3, patience: float = 40
+    page: Any,
+    button: Any,
+    done: Callable[[], T | None],
+    what: str,
+    *,
+    sends: str,
+    fill: Callable[[], None] | None = None,
+    idempotent: bool = True,
+    clicks: int = 3,
+    patience: float = 40,
 ) -> T:
-    """Click a form's ``button``, then wait for ``done()`` to be truthy and return it.
+    """``fill()`` the form and click its ``button``, then wait for ``done()`` to be truthy and return it.
 
-    A click can be lost on a loaded machine: it lands while the form is still wiring
-    itself up, and the UI sends nothing (a user would click again). So if nothing is
-    done ``patience`` s after a click and the button is still there, it is clicked again,
-    ``clicks`` times at most; a form that did submit has gone, and is waited for, never
-    submitted twice. A failure names ``what``, the API calls the UI made that failed and
-    the browser's console errors, and shows the page's text.
+    A user whose submit is answered with an error, or with nothing, types again and
+    clicks again; so does this, ``clicks`` times at most, while the button is still
+    there (a form that did submit has gone, and is only waited for):
+    - the server refused the click's request (``sends``: a fragment of its API path)
+      with a 5xx (a busy SQLite server answers 503 when a write waited past its lock
+      timeout: nothing was written, and the browser does not retry where Prefect's
+      Python client does): at once;
+    - nothing came of the click after ``patience`` s (it landed while the form was still
+      wiring itself up, or a late re-render cleared what was typed): only if the form is
+      ``idempotent``, as a second run of a run form would be a second run.
+    A failure names ``what``, the API calls the UI made that failed and the browser's
+    console errors, and shows the page's text.
     """
     troubles: list[str] = []
+    refused: list[int] = []
 
     def answered(response: Any) -> None:
         if "/api/" in response.url and response.status >= 400:
             troubles.append(f"{response.request.method} {response.url.split('/api', 1)[1]} -> {response.status}")
+            if response.status >= 500 and sends in response.url:
+                refused.append(response.status)
 
     def logged(message: Any) -> None:
         if message.type == "error":
@@ -84,17 +102,25 @@ def submit(
     made = 0
     try:
         for _ in range(clicks):
+            if made and not (refused or idempotent):
+                break  # silence after a click on a form that must not be sent twice: no second click
+            refused.clear()
             if button.is_visible() and button.is_enabled():
+                if fill is not None:
+                    fill()
                 button.click()
                 made += 1
             deadline = time.monotonic() + patience
-            while time.monotonic() < deadline:
+            while time.monotonic() < deadline and not refused:
                 value = done()
                 if value:
                     return value
-                time.sleep(0.5)
+                page.wait_for_timeout(500)  # not time.sleep: Playwright hands over its events only while called
+        value = done()
+        if value:
+            return value
         shown = str(page.inner_text("body"))[:1500]
-        waited = f"not within {clicks * patience:.0f} s of {made} clicks"
+        waited = f"nothing after {made} clicks, {patience:.0f} s each at most"
         raise AssertionError(f"{what}: {waited}; failed calls and console errors {troubles}; page: {shown!r}")
     finally:
         page.remove_listener("response", answered)
