@@ -18,6 +18,8 @@ from prefect.client.schemas.filters import (
     FlowRunFilterStateType,
 )
 from prefect.client.schemas.objects import StateType
+from prefect.exceptions import PrefectHTTPStatusError
+from servers import wait_for
 
 
 def gcl(name: str) -> Any:
@@ -77,9 +79,22 @@ def run_state(flow_run_id: Any) -> Any:
 
 
 def form_of(run: Any) -> tuple[str, dict[str, Any]]:
-    """The description and the JSON schema the UI shows for a paused run's input."""
+    """The description and the JSON schema the UI shows for a paused run's input.
+
+    Prefect saves them just after it sets the Paused state (``prefect.flow_runs``), so a
+    run seen Paused may not have them yet: each is waited for (404 until then).
+    """
     keyset = run.state.state_details.run_input_keyset
     with get_client(sync_client=True) as client:
-        description = client.read_flow_run_input(run.id, keyset["description"])
-        schema = client.read_flow_run_input(run.id, keyset["schema"])
+
+        def saved(key: str) -> str | None:
+            try:
+                return str(client.read_flow_run_input(run.id, key))
+            except PrefectHTTPStatusError as exc:
+                if exc.response.status_code == 404:
+                    return None
+                raise
+
+        description = wait_for(lambda: saved(keyset["description"]), 30, "the paused run's description")
+        schema = wait_for(lambda: saved(keyset["schema"]), 30, "the paused run's input schema")
     return json.loads(description), json.loads(schema)
